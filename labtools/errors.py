@@ -1,0 +1,68 @@
+"""Exceptions raised by labtools.
+
+Every error a user can cause (a bad file, mismatched image and labels, a
+missing dataset) is a :class:`LabtoolsError` with a message that says what was
+wrong and what to do. Each also derives from the matching built-in exception
+(``FileNotFoundError``, ``ValueError``, ...) so that generic handlers still work.
+
+Examples
+--------
+>>> from labtools.errors import LabtoolsError, MissingFileError
+>>> issubclass(MissingFileError, FileNotFoundError)
+True
+>>> try:
+...     raise MissingFileError("scan.nii.gz: no such file")
+... except LabtoolsError as err:
+...     print(err)
+scan.nii.gz: no such file
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LabtoolsError",
+    "MissingFileError",
+    "FileFormatError",
+    "CorruptFileError",
+    "InvalidImageError",
+    "ShapeMismatchError",
+    "AffineMismatchError",
+    "DatasetNotFoundError",
+    "ChecksumError",
+]
+
+
+class LabtoolsError(Exception):
+    """Base class of every error labtools raises on purpose."""
+
+
+class MissingFileError(LabtoolsError, FileNotFoundError):
+    """A file or folder the user named does not exist."""
+
+
+class FileFormatError(LabtoolsError, ValueError):
+    """The file's extension is not one labtools reads or writes."""
+
+
+class CorruptFileError(LabtoolsError, OSError):
+    """The file exists but cannot be decoded (truncated, bad gzip, bad header)."""
+
+
+class InvalidImageError(LabtoolsError, ValueError):
+    """The array's content is not acceptable (non-finite values, wrong shape)."""
+
+
+class ShapeMismatchError(InvalidImageError):
+    """An image and its labels (or two images) have different shapes."""
+
+
+class AffineMismatchError(InvalidImageError):
+    """An image and its labels have different voxel-to-world affines."""
+
+
+class DatasetNotFoundError(LabtoolsError, FileNotFoundError):
+    """A dataset is not on disk and cannot be downloaded now."""
+
+
+class ChecksumError(LabtoolsError, OSError):
+    """A downloaded or local file does not have the expected checksum."""
