@@ -1,0 +1,1 @@
+"""Subcommands of the ``labtools`` command line (see :mod:`labtools.cli`)."""

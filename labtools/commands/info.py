@@ -1,0 +1,58 @@
+"""Describe image files: shape, spacing, orientation, value range, labels."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labtools.io import load
+
+NAME = "info"
+HELP = "describe image files (shape, spacing, orientation, value range)"
+_MAX_LABELS = 32  # an integer image with at most this many values is shown as a label map
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help=".nii/.nii.gz/.png/.tif/.npy files")
+
+
+def run(args) -> int:
+    for index, path in enumerate(args.files):
+        if index:
+            print()
+        print(describe(path))
+    return 0
+
+
+def describe(path) -> str:
+    """A few lines about the image in `path`.
+
+    Examples
+    --------
+    >>> import os
+    >>> from nibabel.testing import data_path
+    >>> print(describe(os.path.join(data_path, "anatomical.nii")).splitlines()[2])
+    spacing      2 x 2 x 2 mm
+    """
+    image = load(path, allow_nonfinite=True)
+    array = image.array
+    lines = [
+        f"file         {image.path}",
+        f"shape        {' x '.join(map(str, image.spatial_shape))}"
+        + (f"  ({image.n_channels} channels, stored first)" if image.channel_axis == 0 else ""),
+        f"spacing      {' x '.join(f'{s:g}' for s in image.spacing)} mm",
+        f"orientation  {image.orientation}",
+        f"dtype        {array.dtype}",
+    ]
+    finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
+    if finite.size:
+        lines.append(f"values       min {finite.min():.6g}, max {finite.max():.6g}, "
+                     f"mean {finite.mean():.6g}")
+    if finite.size != array.size:
+        lines.append(f"non-finite   {array.size - finite.size} voxels (NaN or inf)")
+    if array.dtype.kind in "iub":
+        values, counts = np.unique(array, return_counts=True)
+        if len(values) <= _MAX_LABELS:
+            volumes = ", ".join(f"{v}: {c * image.voxel_volume_ml:.4g} ml"
+                                for v, c in zip(values.tolist(), counts.tolist()))
+            lines.append(f"labels       {len(values)} values ({volumes})")
+    return "\n".join(lines)

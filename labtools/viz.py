@@ -1,0 +1,87 @@
+"""Static figures with matplotlib: orthogonal slices with a label overlay.
+
+Used by the demo and by reports; the interactive viewers live in the faces
+(napari plugin, notebook widgets).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labtools.io.image import Image
+
+__all__ = ["plot_planes", "label_colormap"]
+
+
+def label_colormap(n_labels: int):
+    """A matplotlib colormap with label 0 transparent and distinct colours after it.
+
+    Examples
+    --------
+    >>> cmap = label_colormap(5)
+    >>> float(cmap(0)[3]), cmap.N
+    (0.0, 5)
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib import colormaps
+
+    colours = colormaps["tab10"](np.arange(max(n_labels - 1, 1)) % 10)
+    return ListedColormap(np.vstack([[0, 0, 0, 0], colours])[:n_labels])
+
+
+def plot_planes(axes, image: Image, labels=None, *, title: str = "", alpha: float = 0.4,
+                background: int = 0):
+    """Draw the middle slice of each plane (3D) or the image (2D) into `axes`.
+
+    Parameters
+    ----------
+    axes : sequence of matplotlib Axes
+        One Axes per plane: 3 for a 3D image, 1 for 2D.
+    image : Image
+        Single-channel image (the first channel is shown otherwise).
+    labels : numpy.ndarray, optional
+        Integer label map drawn on top (0 transparent).
+    title : str
+        Written above the first panel.
+    background : int
+        Label value left undrawn (0, or 1 for MNI152's 1-based classes).
+    alpha : float
+        Opacity of the label overlay.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from labtools.datasets import phantom
+    >>> img, lab = phantom((24, 24, 20), seed=0)
+    >>> fig, axes = plt.subplots(1, 3)
+    >>> plot_planes(axes, img, lab, title="phantom")
+    >>> plt.close(fig)
+    """
+    array = image.array[0] if image.channel_axis == 0 else image.array
+    if array.ndim == 2:
+        planes = [(array, labels, image.spacing)]
+    else:
+        centre = [n // 2 for n in array.shape]
+        planes = []
+        for axis in (2, 1, 0):  # axial, coronal, sagittal for RAS-like voxel order
+            index = [slice(None)] * 3
+            index[axis] = centre[axis]
+            spacing = [s for i, s in enumerate(image.spacing) if i != axis]
+            planes.append((array[tuple(index)],
+                           None if labels is None else labels[tuple(index)], spacing))
+    n_labels = int(labels.max()) + 1 if labels is not None and labels.size else 1
+    lo, hi = np.percentile(array, [1, 99.5])
+    for ax, (slice_, label_slice, spacing) in zip(axes, planes):
+        # Transpose so that the first voxel axis runs left-right; aspect keeps mm square.
+        ax.imshow(slice_.T, cmap="gray", origin="lower", vmin=lo, vmax=hi,
+                  aspect=spacing[1] / spacing[0], interpolation="nearest")
+        if label_slice is not None:
+            shown = np.ma.masked_equal(label_slice.T, background)
+            ax.imshow(shown, cmap=label_colormap(n_labels), origin="lower",
+                      vmin=0, vmax=n_labels - 1, alpha=alpha,
+                      aspect=spacing[1] / spacing[0], interpolation="nearest")
+        ax.set_axis_off()
+    if title:
+        axes[0].set_title(title, loc="left", fontsize=10)
