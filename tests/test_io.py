@@ -305,3 +305,44 @@ def test_looks_like_labels(tmp_path, small_volume):
     assert not io.looks_like_labels(io.Image(np.arange(100 * 100, dtype=np.int16).reshape(100, 100)))
     named = io.load(io.save(small_volume, tmp_path / "case_seg.nii.gz"))  # float, but named as labels
     assert io.looks_like_labels(named)
+
+
+# --- what users see of the atomic write ----------------------------------------------------
+
+def test_saved_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = io.save(np.zeros((3, 3, 3), np.uint8), tmp_path / "perm.nii.gz")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["perm.nii.gz"]  # no temp file left
+
+
+def test_messages_name_the_users_path_not_the_temp_file(tmp_path):
+    with pytest.raises(InvalidImageError) as info:
+        io.save(np.zeros((4, 4), np.float32), tmp_path / "mask.png")
+    assert str(info.value).startswith(f"{tmp_path / 'mask.png'}:")
+    with pytest.warns(UserWarning, match=r"^mask.npy: "):
+        io.save(np.zeros((4, 4), np.uint8), tmp_path / "mask.npy", spacing=(2.0, 2.0))
+
+
+def test_tiff_warns_that_origin_and_rotation_are_dropped(tmp_path):
+    affine = np.diag([0.5, 0.5, 2.0, 1.0])
+    affine[:3, 3] = (10.0, -4.0, 3.0)
+    with pytest.warns(UserWarning, match="origin and rotation"):
+        io.save(np.zeros((3, 4, 5), np.float32), tmp_path / "o.tif", affine=affine)
+    assert io.load(tmp_path / "o.tif").spacing == (0.5, 0.5, 2.0)
+
+
+def test_rgb_tiff_from_another_program_is_channels_first(tmp_path):
+    import tifffile
+
+    rgb = np.random.default_rng(4).integers(0, 255, size=(6, 7, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "photo.tif", rgb, photometric="rgb")
+    image = io.load(tmp_path / "photo.tif")
+    assert image.channel_axis == 0 and image.shape == (3, 6, 7)
+    np.testing.assert_array_equal(image.array, np.moveaxis(rgb, -1, 0))

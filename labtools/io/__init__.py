@@ -129,8 +129,9 @@ def load(path, *, allow_nonfinite: bool = False) -> Image:
 def save(obj, path, *, spacing=None, affine=None) -> Path:
     """Save an :class:`Image` or an array; the format follows the file name.
 
-    Integer arrays stay integers (64-bit and boolean labels are narrowed to
-    the smallest portable integer type that holds them). The file is written
+    Integer arrays stay integers. For NIfTI, PNG and TIFF, 64-bit and boolean
+    labels are narrowed to the smallest portable integer type that holds them
+    and float16 is widened to float32; ``.npy`` keeps the dtype. The file is written
     to a temporary name and renamed, so a crash never leaves half a file in
     place of a good one.
 
@@ -169,12 +170,20 @@ def save(obj, path, *, spacing=None, affine=None) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
-        writer(image, Path(tmp))
+        writer(image, Path(tmp), shown=path)
+        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 _LABEL_NAME_ENDINGS = ("_seg", "_label", "_labels", "_mask", "_dseg")

@@ -100,12 +100,13 @@ def _explain_nifti_failure(path: Path, err: Exception) -> str:
     return f"{name}: cannot be read as NIfTI ({text}). Is it really a NIfTI file?"
 
 
-def write_nifti(image: Image, path: Path) -> None:
+def write_nifti(image: Image, path: Path, *, shown: Path | None = None) -> None:
     """Write `image` to ``.nii``/``.nii.gz``, keeping dtype and affine.
 
     When the image came from a NIfTI file and its affine is unchanged, the
     original header is reused, so qform/sform codes and units survive and a
-    load→save→load round trip is bit-exact.
+    load→save→load round trip is bit-exact. `shown` is the name used in
+    messages when `path` is a temporary file.
     """
     import nibabel as nib
 
@@ -127,7 +128,7 @@ def write_nifti(image: Image, path: Path) -> None:
     try:
         nib.save(img, str(path))
     except OSError as err:
-        raise CorruptFileError(f"{path}: cannot write ({err})") from err
+        raise CorruptFileError(f"{shown or path}: cannot write ({err})") from err
 
 
 def _zooms(image: Image, ndim: int) -> tuple[float, ...]:

@@ -1,8 +1,9 @@
 """2D/3D raster formats: PNG (Pillow), TIFF (tifffile) and ``.npy`` (numpy).
 
-Spacing survives a TIFF round trip (stored in tifffile's JSON description);
-PNG and ``.npy`` keep only the array, so saving an image with a non-unit
-spacing to them warns that the geometry is dropped.
+Spacing survives a TIFF round trip (stored in tifffile's JSON description),
+but not the affine's origin or rotation; PNG and ``.npy`` keep only the
+array. Saving geometry a format cannot hold warns. Writers take the real
+destination as `shown`, for messages, because they write to a temporary file.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ from labtools.io.nifti import portable_dtype
 __all__ = ["read_png", "write_png", "read_tiff", "write_tiff", "read_npy", "write_npy"]
 
 
-def _warn_geometry_dropped(image: Image, path: Path) -> None:
-    if any(s != 1.0 for s in image.spacing) or not np.allclose(image.affine[:3, 3], 0):
+def _warn_geometry_dropped(image: Image, shown: Path, *, keeps_spacing: bool = False) -> None:
+    axis_aligned = np.allclose(image.affine, np.diag(np.diag(image.affine)))
+    lost = [] if keeps_spacing or all(s == 1.0 for s in image.spacing) else [f"spacing {image.spacing}"]
+    if not axis_aligned:
+        lost.append("the affine's origin and rotation")
+    if lost:
         warnings.warn(
-            f"{path.name}: {path.suffix} files store no voxel size or position; spacing "
-            f"{image.spacing} is dropped. Save as .nii.gz to keep the geometry.",
+            f"{shown.name}: {''.join(shown.suffixes[-1:])} files cannot store "
+            f"{' and '.join(lost)}; it is dropped. Save as .nii.gz to keep the geometry.",
             UserWarning, stacklevel=4,
         )
 
@@ -43,12 +48,12 @@ def read_png(path: Path) -> Image:
     return Image(array, path=path)
 
 
-def write_png(image: Image, path: Path) -> None:
+def write_png(image: Image, path: Path, *, shown: Path) -> None:
     """Write a 2D image (uint8 or uint16 values) to PNG."""
     from PIL import Image as PILImage
 
     if image.ndim != 2:
-        raise InvalidImageError(f"{path}: PNG holds 2D images, this one is {image.ndim}D; "
+        raise InvalidImageError(f"{shown}: PNG holds 2D images, this one is {image.ndim}D; "
                                 "save it as .nii.gz or .tif instead.")
     array = image.array
     if image.channel_axis == 0:
@@ -56,32 +61,39 @@ def write_png(image: Image, path: Path) -> None:
     dtype = portable_dtype(array)
     if dtype.kind not in "u" or dtype.itemsize > 2:
         raise InvalidImageError(
-            f"{path}: PNG stores unsigned 8- or 16-bit integers, got {array.dtype} "
+            f"{shown}: PNG stores unsigned 8- or 16-bit integers, got {array.dtype} "
             f"(range {array.min()}..{array.max()}); save as .tif or .npy to keep the values, "
             "or rescale to 0..255 and cast to uint8 first."
         )
-    _warn_geometry_dropped(image, path)
+    _warn_geometry_dropped(image, shown)
     PILImage.fromarray(array.astype(dtype, copy=False)).save(path, format="PNG")
 
 
 def read_tiff(path: Path) -> Image:
-    """Read a 2D or 3D TIFF; spacing is restored when labtools wrote it."""
+    """Read a 2D or 3D TIFF; spacing is restored when labtools wrote it.
+
+    An RGB(A) TIFF from another program comes back channels first, like a PNG.
+    """
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
             array = tif.asarray()
             meta = tif.shaped_metadata[0] if tif.shaped_metadata else {}
+            photometric = tif.pages[0].photometric
     except (tifffile.TiffFileError, OSError, ValueError, IndexError) as err:
         raise CorruptFileError(f"{path}: cannot be read as TIFF ({err})") from err
     channel_axis = 0 if meta.get("channel_axis") == 0 else None
+    if "channel_axis" not in meta and photometric == tifffile.PHOTOMETRIC.RGB and array.ndim == 3:
+        array, channel_axis = np.moveaxis(array, -1, 0), 0
     return Image(array, spacing=meta.get("spacing"), path=path, channel_axis=channel_axis)
 
 
-def write_tiff(image: Image, path: Path) -> None:
+def write_tiff(image: Image, path: Path, *, shown: Path) -> None:
     """Write an image to TIFF with its spacing in the description."""
     import tifffile
 
+    _warn_geometry_dropped(image, shown, keeps_spacing=True)
     array = image.array.astype(portable_dtype(image.array), copy=False)
     # minisblack: every axis is data; labtools records channels itself in the metadata.
     tifffile.imwrite(path, array, photometric="minisblack",
@@ -99,11 +111,11 @@ def read_npy(path: Path) -> Image:
     return Image(array, path=path)
 
 
-def write_npy(image: Image, path: Path) -> None:
+def write_npy(image: Image, path: Path, *, shown: Path) -> None:
     """Write the array alone to ``.npy``."""
-    _warn_geometry_dropped(image, path)
     if image.channel_axis == 0:
-        raise FileFormatError(f"{path}: .npy cannot record that the first axis holds channels; "
+        raise FileFormatError(f"{shown}: .npy cannot record that the first axis holds channels; "
                               "save multi-channel images as .nii.gz or .tif.")
+    _warn_geometry_dropped(image, shown)
     with open(path, "wb") as handle:
         np.save(handle, image.array, allow_pickle=False)
