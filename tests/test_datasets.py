@@ -12,7 +12,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from labtools import datasets, io
-from labtools.errors import CorruptFileError, DatasetNotFoundError, InvalidImageError
+from labtools.errors import ChecksumError, CorruptFileError, DatasetNotFoundError, InvalidImageError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -209,6 +209,7 @@ def local_archive(tmp_path, monkeypatch):
 def test_decathlon_download_extracts_and_loads(tmp_path, local_archive):
     task = datasets.decathlon("Task04_Hippocampus", tmp_path / "data", download=True)
     assert len(task) == 3 and (tmp_path / "data/Task04_Hippocampus/dataset.json").is_file()
+    assert not (tmp_path / "data/Task04_Hippocampus.tar").exists()  # extracted, then removed
     assert task[0][0].shape == (10, 12, 8)
     again = datasets.decathlon("Task04_Hippocampus", tmp_path / "data")  # now offline is fine
     assert again.cases == task.cases
@@ -218,9 +219,15 @@ def test_decathlon_download_checks_md5(tmp_path, local_archive, monkeypatch):
     from monai.apps import DecathlonDataset
 
     monkeypatch.setitem(DecathlonDataset.md5, "Task04_Hippocampus", "0" * 32)
-    with pytest.raises(DatasetNotFoundError, match="md5 hash check"):
+    with pytest.raises(ChecksumError, match="MD5 differs"):
         datasets.decathlon("Task04_Hippocampus", tmp_path / "data", download=True)
     assert not (tmp_path / "data/Task04_Hippocampus").exists()
+    assert not (tmp_path / "data/Task04_Hippocampus.tar").exists()
+
+
+def test_decathlon_keep_archive(tmp_path, local_archive):
+    datasets.decathlon("Task04_Hippocampus", tmp_path / "data", download=True, keep_archive=True)
+    assert (tmp_path / "data/Task04_Hippocampus.tar").is_file()
 
 
 def test_decathlon_incomplete_folder(tmp_path):
@@ -238,7 +245,7 @@ def test_decathlon_bad_json(tmp_path):
 
 
 def test_decathlon_unknown_task(tmp_path):
-    with pytest.raises(InvalidImageError, match="Task01_BrainTumour"):
+    with pytest.raises(DatasetNotFoundError, match="Task01_BrainTumour"):
         datasets.decathlon("Task99_Nothing", tmp_path)
 
 

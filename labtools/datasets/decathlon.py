@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labtools.errors import CorruptFileError, DatasetNotFoundError, InvalidImageError
+from labtools.errors import ChecksumError, CorruptFileError, DatasetNotFoundError
 from labtools.io import Image, check_pair, load
 
 __all__ = ["decathlon", "Decathlon", "DECATHLON_TASKS"]
@@ -53,7 +53,7 @@ class Decathlon:
                 f"labels={self.labels}, root='{self.root}')")
 
 
-def decathlon(task: str, root=None, *, download: bool = False) -> Decathlon:
+def decathlon(task: str, root=None, *, download: bool = False, keep_archive: bool = False) -> Decathlon:
     """Open (and optionally download) a Medical Segmentation Decathlon task.
 
     Parameters
@@ -65,6 +65,8 @@ def decathlon(task: str, root=None, *, download: bool = False) -> Decathlon:
         :func:`labtools.datasets.data_dir`.
     download : bool
         Download and check the archive (MD5) when the task is not on disk.
+    keep_archive : bool
+        Keep the downloaded ``.tar`` after extracting it (Task01 is 7 GB twice over).
 
     Returns
     -------
@@ -73,8 +75,10 @@ def decathlon(task: str, root=None, *, download: bool = False) -> Decathlon:
     Raises
     ------
     DatasetNotFoundError
-        The task is not on disk and `download` is False or the download failed;
-        the message says where to put the files.
+        The task is unknown, or not on disk and `download` is False or the
+        download failed; the message says where to put the files.
+    ChecksumError
+        The downloaded archive does not have MONAI's MD5 (it is deleted).
 
     Examples
     --------
@@ -91,7 +95,7 @@ def decathlon(task: str, root=None, *, download: bool = False) -> Decathlon:
     if not (folder / "dataset.json").is_file():
         if not download:
             raise DatasetNotFoundError(_where_to_put(task, folder, "pass download=True to fetch it"))
-        _download(task, root)
+        _download(task, root, keep_archive=keep_archive)
     return _read_task(folder, task)
 
 
@@ -99,7 +103,7 @@ def _full_task_name(task: str) -> str:
     for name in DECATHLON_TASKS:
         if task in (name, name.split("_")[0]):
             return name
-    raise InvalidImageError(f"unknown Decathlon task {task!r}; choose one of {', '.join(DECATHLON_TASKS)}")
+    raise DatasetNotFoundError(f"unknown Decathlon task {task!r}; choose one of {', '.join(DECATHLON_TASKS)}")
 
 
 def _where_to_put(task: str, folder: Path, hint: str) -> str:
@@ -108,7 +112,7 @@ def _where_to_put(task: str, folder: Path, hint: str) -> str:
             "or set LABTOOLS_DATA to the folder that holds it.")
 
 
-def _download(task: str, root: Path) -> None:
+def _download(task: str, root: Path, *, keep_archive: bool) -> None:
     # MONAI's downloader shows progress and checks the MD5; we skip its
     # download_and_extract, whose extra HEAD request only guesses the file name.
     from monai.apps import DecathlonDataset
@@ -119,12 +123,16 @@ def _download(task: str, root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     try:
         download_url(url, filepath=archive, hash_val=md5, hash_type="md5")
-        extractall(archive, output_dir=root, file_type="tar", has_base=True)
     except Exception as err:  # MONAI raises bare Exception/RuntimeError for network failures
+        if "hash check" in str(err):
+            archive.unlink(missing_ok=True)
+            raise ChecksumError(f"{archive}: MD5 differs from MONAI's {md5} ({err}); the file "
+                                "was deleted, try the download again.") from err
         hint = f"the download of {url} failed: {type(err).__name__}: {err}"
-        if archive.exists():
-            hint += f"; delete {archive} if it is a partial or corrupt download"
         raise DatasetNotFoundError(_where_to_put(task, root / task, hint)) from err
+    extractall(archive, output_dir=root, file_type="tar", has_base=True)
+    if not keep_archive:
+        archive.unlink()
 
 
 def _read_task(folder: Path, task: str) -> Decathlon:

@@ -1,14 +1,18 @@
 """A deterministic synthetic brain with tumour-like lesions: the default data for CI and lessons.
 
-The phantom is built in physical coordinates (mm), so changing the spacing
-changes the sampling, not the anatomy. Layers, from outside in:
+The anatomy is defined in mm over the field of view (shape x spacing): the
+head fills the same fraction of any field of view, and the same field of view
+sampled on a finer grid has the same tissue volumes (the fine pattern of the
+folds and lesion borders is drawn on the grid, so it differs). Layers, from
+outside in:
 
 * background (0) outside an ellipsoidal head;
 * CSF (1): a thin shell under the skull plus two ventricles;
 * grey matter (2): a cortex whose inner border is folded by a smooth random
   field, like gyri and sulci;
 * white matter (3): the core;
-* lesions (4): irregular blobs of varied size and contrast in the white matter.
+* lesions (4): irregular blobs of varied size and contrast, centred in the
+  white matter and free to reach into the grey matter, as tumours do.
 
 The intensity is T1-like (WM bright, GM mid, CSF dark), each lesion has its
 own contrast, and a smooth multiplicative bias field and Gaussian noise are
@@ -44,7 +48,8 @@ def phantom(shape=(96, 96, 72), *, n_lesions: int = 3, seed: int = 0, spacing=No
         Seed of every random choice: the same arguments give the same arrays.
     spacing : tuple of float, optional
         Voxel size in mm (default 2 mm per axis). The head fills about 85 % of
-        the field of view whatever the spacing.
+        the field of view (shape x spacing), so a larger spacing at the same
+        shape gives a larger head, not a coarser one.
     noise : float
         Standard deviation of the additive Gaussian noise (white matter ~ 0.8).
     bias : float
@@ -119,7 +124,7 @@ def _smooth_field(shape, spacing, rng, scale_mm: float) -> np.ndarray:
 
 
 def _lesion_mask(labels, coords, semi_axes, spacing, rng) -> np.ndarray:
-    """An irregular blob centred in the white matter, 8-28 mm across."""
+    """An irregular blob centred in the white matter (it may grow into grey matter), 8-28 mm across."""
     candidates = np.argwhere(labels == 3)
     if len(candidates) == 0:
         return np.zeros(labels.shape, dtype=bool)

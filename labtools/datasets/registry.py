@@ -45,7 +45,7 @@ REGISTRY = (
                 "synthetic brain, 4 tissues + tumour-like lesions, 2D/3D", "generated (~3 MB at default size)",
                 "BSD-3-Clause (labtools)", "datasets/phantom.md", True),
     DatasetInfo("mni152", "mni152(resolution=1|2)",
-                "MNI152 2009 T1 template + 4-class tissue map", "bundled with nilearn (~4 MB)",
+                "MNI152 2009 T1 template + 4-class tissue map", "bundled with nilearn (~5 MB)",
                 "MNI/ICBM license (free use with attribution)", "datasets/mni152.md", True),
     DatasetInfo("Task01_BrainTumour", "decathlon('Task01_BrainTumour', download=True)",
                 "MSD brain tumour: 484 multi-modal MRI (FLAIR, T1w, T1gd, T2w)", "7.1 GB download",
