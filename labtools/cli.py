@@ -58,6 +58,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"labtools {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `labtools datasets | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # python -m labtools.cli

@@ -25,16 +25,24 @@ def image_to_layer(image: Image, name: str, *, as_labels: bool | None = None) ->
                      "path": str(image.path) if image.path else None},
     }
     if as_labels:
-        return image.array.astype(np.int32, copy=False), kwargs, "labels"
+        array = image.array
+        if array.dtype.kind not in "iu":  # float label files (e.g. *_seg saved as float)
+            array = array.astype(np.int32)
+        return array, kwargs, "labels"
     if image.channel_axis == 0:
         kwargs["channel_axis"] = 0
     return image.array, kwargs, "image"
 
 
 def layer_to_image(data, meta: dict) -> Image:
-    """An Image on the grid recorded in a layer's metadata (or its scale)."""
-    metadata = meta.get("metadata") or {}
-    affine = metadata.get("affine")
+    """An Image on the grid recorded in a layer's metadata, else its scale and translate."""
+    data = np.asarray(data)
+    affine = (meta.get("metadata") or {}).get("affine")
     if affine is None:
-        return Image(np.asarray(data), spacing=meta.get("scale"))
-    return Image(np.asarray(data), affine=affine)
+        ndim = data.ndim
+        scale = np.asarray(meta.get("scale", np.ones(ndim)), dtype=float)[-ndim:]
+        translate = np.asarray(meta.get("translate", np.zeros(ndim)), dtype=float)[-ndim:]
+        affine = np.eye(4)
+        affine[np.arange(ndim), np.arange(ndim)] = scale
+        affine[:ndim, 3] = translate
+    return Image(data, affine=affine)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from labtools.io import load
+from labtools.io import load, looks_like_labels
 
 NAME = "info"
 HELP = "describe image files (shape, spacing, orientation, value range)"
-_MAX_LABELS = 32  # an integer image with at most this many values is shown as a label map
 
 
 def add_arguments(parser) -> None:
@@ -49,10 +48,9 @@ def describe(path) -> str:
                      f"mean {finite.mean():.6g}")
     if finite.size != array.size:
         lines.append(f"non-finite   {array.size - finite.size} voxels (NaN or inf)")
-    if array.dtype.kind in "iub":
+    if looks_like_labels(image):
         values, counts = np.unique(array, return_counts=True)
-        if len(values) <= _MAX_LABELS:
-            volumes = ", ".join(f"{v}: {c * image.voxel_volume_ml:.4g} ml"
-                                for v, c in zip(values.tolist(), counts.tolist()))
-            lines.append(f"labels       {len(values)} values ({volumes})")
+        volumes = ", ".join(f"{v:g}: {c * image.voxel_volume_ml:.4g} ml"
+                            for v, c in zip(values.tolist(), counts.tolist()))
+        lines.append(f"labels       {len(values)} values ({volumes})")
     return "\n".join(lines)

@@ -47,10 +47,23 @@ def test_label_file_opens_as_labels_and_writer_round_trips(make_napari_viewer, t
     written = layer.save(str(out), plugin="labtools")
     assert written == [str(out)]
     again = io.load(out)
-    expected = labels.astype(np.int32)
+    expected = labels.copy()
     expected[0, 0, 0] = 5
+    assert again.array.dtype == np.uint8  # the file's label type survives the round trip
     np.testing.assert_array_equal(again.array, expected)
     np.testing.assert_array_equal(again.affine, io.load(path).affine)
+
+
+def test_new_labels_layer_saves_its_scale_and_translate(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    data = np.zeros((6, 5, 4), dtype=np.uint8)
+    data[1:3, 1:3, 1:3] = 1
+    layer = viewer.add_labels(data, scale=(0.5, 0.5, 2.0), translate=(10.0, -20.0, 4.0))
+    layer.save(str(tmp_path / "drawn_seg.nii.gz"), plugin="labtools")
+    saved = io.load(tmp_path / "drawn_seg.nii.gz")
+    np.testing.assert_array_equal(saved.array, data)
+    np.testing.assert_allclose(saved.affine[:3, :3], np.diag([0.5, 0.5, 2.0]))
+    np.testing.assert_allclose(saved.affine[:3, 3], (10.0, -20.0, 4.0))
 
 
 def test_sample_data_and_screenshot(make_napari_viewer):
