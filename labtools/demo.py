@@ -63,6 +63,28 @@ def step_mni152(state: DemoState) -> list[str]:
             *_class_volumes(labels, image.voxel_volume_ml, MNI152_CLASSES)]
 
 
+def step_metrics(state: DemoState) -> list[str]:
+    """Score a naive intensity-threshold segmentation of the phantom with labtools.metrics."""
+    from labtools.datasets import PHANTOM_CLASSES
+    from labtools.metrics import evaluate
+
+    image, labels = state.data["phantom"]
+    # The simplest possible "model": each voxel takes the class whose mean intensity is nearest.
+    means = np.array([image.array[labels == c].mean() for c in PHANTOM_CLASSES])
+    guess = np.argmin(np.abs(image.array[..., None] - means), axis=-1).astype(np.uint8)
+    scores = evaluate(guess, labels, spacing=image.spacing, labels=[1, 2, 3, 4], tolerance=2.0)
+    lines = ["metrics: nearest-mean intensity classifier vs the phantom's labels"]
+    lines.append(f"    {'class':<16}{'Dice':>7}{'HD95 mm':>9}{'NSD@2mm':>9}{'ref ml':>9}{'pred ml':>9}")
+    for value, row in scores.items():
+        lines.append(f"    {value} {PHANTOM_CLASSES[value]:<14}{row['dice']:>7.3f}{row['hd95']:>9.2f}"
+                     f"{row['nsd']:>9.3f}{row['volume_ref_ml']:>9.1f}{row['volume_pred_ml']:>9.1f}")
+    lesion = scores[4]
+    lines.append(f"    lesions: {lesion['lesions_ref']} in the reference, {lesion['lesions_tp']} found, "
+                 f"{lesion['lesions_fp']} false-positive components ({lesion['fp_volume_ml']:.1f} ml): "
+                 "intensity alone is not a lesion detector")
+    return lines
+
+
 def step_montage(state: DemoState) -> list[str]:
     """Draw every dataset loaded so far in three planes with its labels."""
     import matplotlib
@@ -83,7 +105,7 @@ def step_montage(state: DemoState) -> list[str]:
     return [f"montage: {path.name} ({rows} rows: axial, coronal, sagittal)"]
 
 
-STEPS: list[Callable[[DemoState], list[str]]] = [step_phantom, step_mni152, step_montage]
+STEPS: list[Callable[[DemoState], list[str]]] = [step_phantom, step_mni152, step_metrics, step_montage]
 
 
 def run_demo(out="labtools-demo", *, progress: bool = True) -> Path:
