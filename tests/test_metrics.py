@@ -275,3 +275,21 @@ def test_bad_inputs_raise_clear_errors():
         metrics.hausdorff(a, a, mode="median")
     with pytest.raises(InvalidImageError, match="2D or 3D"):
         metrics.dice(np.zeros(5), np.zeros(5))
+
+
+@pytest.mark.parametrize("name", ["dice", "iou", "precision", "recall", "specificity", "accuracy",
+                                  "volume_similarity", "hausdorff", "hd95", "assd"])
+def test_every_metric_takes_label_maps(name):
+    _, a, spacing = random_pair(1, (30, 30, 12))
+    _, b, _ = random_pair(2, (30, 30, 12))
+    ref = a.astype(np.uint8) + 2 * (b & ~a)
+    pred = np.roll(ref, 1, axis=1)
+    metric = getattr(metrics, name)
+    kwargs = {"spacing": spacing} if name in ("hausdorff", "hd95", "assd") else {}
+    result = metric(pred, ref, labels=[1, 2], **kwargs)
+    assert set(result) == {1, 2}
+    for label in (1, 2):
+        assert result[label] == metric(pred == label, ref == label, **kwargs)
+    assert metrics.nsd(pred, ref, 1.0, spacing, labels=[2])[2] == metrics.nsd(pred == 2, ref == 2, 1.0, spacing)
+    assert metrics.lesion_detection(pred, ref, labels=[1])[1].n_ref == metrics.lesion_detection(
+        pred == 1, ref == 1).n_ref

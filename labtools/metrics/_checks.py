@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from labtools.errors import InvalidImageError, ShapeMismatchError
@@ -61,3 +63,28 @@ def as_label_maps(pred, ref) -> tuple[np.ndarray, np.ndarray]:
     if pred.shape != ref.shape:
         raise ShapeMismatchError(f"pred and ref differ in shape: {pred.shape} vs {ref.shape}")
     return pred, ref
+
+
+def per_label(metric):
+    """Let a binary-mask metric take label maps: ``metric(pred, ref, ..., labels=[1, 2])``.
+
+    With ``labels`` the metric runs on ``pred == label`` and ``ref == label``
+    for each label and returns ``{label: result}``; without, it is unchanged.
+    """
+    @functools.wraps(metric)
+    def wrapper(pred=None, ref=None, *args, labels=None, **kwargs):
+        if labels is None:
+            return metric(pred, ref, *args, **kwargs)
+        if kwargs.get("distances") is not None:
+            raise InvalidImageError("labels= needs the label maps, not precomputed distances")
+        pred, ref = as_label_maps(pred, ref)
+        return {int(label): metric(pred == label, ref == label, *args, **kwargs) for label in labels}
+
+    wrapper.__doc__ = (metric.__doc__ or "") + _LABELS_NOTE
+    return wrapper
+
+
+_LABELS_NOTE = """
+    Label maps: pass ``labels=[...]`` to score each class of two integer label
+    maps (``map == label``); the result is then ``{label: value}``.
+"""

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from labtools.errors import InvalidImageError
-from labtools.metrics._checks import as_binary_pair, as_spacing
+from labtools.metrics._checks import as_binary_pair, as_spacing, per_label
 from labtools.metrics._crop import crop_to_union
 
 __all__ = ["LesionReport", "lesion_detection", "volume_ml", "FROC", "froc"]
@@ -77,6 +77,7 @@ class LesionReport:
         }
 
 
+@per_label
 def lesion_detection(pred, ref, spacing=None, *, connectivity: int | None = None,
                      overlap: float = 0.0) -> LesionReport:
     """Match predicted and reference lesions (connected components) and measure them.

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from labtools.metrics._checks import as_binary_pair
+from labtools.metrics._checks import as_binary_pair, per_label
 
 __all__ = [
     "Confusion", "confusion_matrix", "overlap_scores", "accuracy", "precision", "recall", "specificity",
@@ -29,6 +29,7 @@ class Confusion(NamedTuple):
     tn: int
 
 
+@per_label
 def confusion_matrix(pred, ref) -> Confusion:
     """Count TP, FP, FN, TN of a binary prediction against a reference.
 
@@ -77,6 +78,7 @@ def _score(name: str, pred, ref, empty_value: float = np.nan) -> float:
     return overlap_scores(confusion_matrix(pred, ref), empty_value=empty_value)[name]
 
 
+@per_label
 def dice(pred, ref, *, empty_value: float = np.nan) -> float:
     """Dice coefficient 2TP / (2TP + FP + FN), equal to F1.
 
@@ -94,6 +96,7 @@ def dice(pred, ref, *, empty_value: float = np.nan) -> float:
     return _score("dice", pred, ref, empty_value)
 
 
+@per_label
 def f1(pred, ref, *, empty_value: float = np.nan) -> float:
     """F1 score (harmonic mean of precision and recall); the same number as :func:`dice`.
 
@@ -106,6 +109,7 @@ def f1(pred, ref, *, empty_value: float = np.nan) -> float:
     return dice(pred, ref, empty_value=empty_value)
 
 
+@per_label
 def iou(pred, ref, *, empty_value: float = np.nan) -> float:
     """Intersection over union (Jaccard) TP / (TP + FP + FN).
 
@@ -118,6 +122,7 @@ def iou(pred, ref, *, empty_value: float = np.nan) -> float:
     return _score("iou", pred, ref, empty_value)
 
 
+@per_label
 def precision(pred, ref, *, empty_value: float = np.nan) -> float:
     """Precision (positive predictive value) TP / (TP + FP).
 
@@ -130,6 +135,7 @@ def precision(pred, ref, *, empty_value: float = np.nan) -> float:
     return _score("precision", pred, ref, empty_value)
 
 
+@per_label
 def recall(pred, ref, *, empty_value: float = np.nan) -> float:
     """Recall (sensitivity) TP / (TP + FN).
 
@@ -142,6 +148,7 @@ def recall(pred, ref, *, empty_value: float = np.nan) -> float:
     return _score("recall", pred, ref, empty_value)
 
 
+@per_label
 def specificity(pred, ref) -> float:
     """Specificity TN / (TN + FP); NaN when the reference has no background.
 
@@ -154,6 +161,7 @@ def specificity(pred, ref) -> float:
     return _score("specificity", pred, ref)
 
 
+@per_label
 def accuracy(pred, ref) -> float:
     """Fraction of voxels classified correctly, (TP + TN) / all.
 
@@ -166,6 +174,7 @@ def accuracy(pred, ref) -> float:
     return _score("accuracy", pred, ref)
 
 
+@per_label
 def volume_similarity(pred, ref, *, empty_value: float = np.nan) -> float:
     """Volume similarity 1 - |FN - FP| / (2TP + FP + FN) (Taha & Hanbury 2015).
 

@@ -24,7 +24,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from labtools.errors import InvalidImageError
-from labtools.metrics._checks import as_binary_pair, as_spacing
+from labtools.metrics._checks import as_binary_pair, as_spacing, per_label
 from labtools.metrics._crop import crop_to_union
 from labtools.metrics._surfels import CODE_WEIGHTS, surfel_measure_table
 
@@ -158,6 +158,7 @@ def _or_distances(pred, ref, spacing, distances, *, surfels: bool) -> SurfaceDis
     return surface_distances(pred, ref, spacing, surfels=surfels)
 
 
+@per_label
 def hausdorff(pred=None, ref=None, spacing=None, *, percentile: float = 100, mode: str = "max",
               empty_value: float = np.nan, distances: SurfaceDistances | None = None) -> float:
     """Hausdorff distance in mm, or a percentile of it (95 gives HD95).
@@ -206,6 +207,7 @@ def hausdorff(pred=None, ref=None, spacing=None, *, percentile: float = 100, mod
                      np.percentile(d.voxel_ref_to_pred, percentile)))
 
 
+@per_label
 def hd95(pred=None, ref=None, spacing=None, *, mode: str = "max", empty_value: float = np.nan,
          distances: SurfaceDistances | None = None) -> float:
     """95th-percentile Hausdorff distance in mm: ``hausdorff(..., percentile=95)``.
@@ -224,6 +226,7 @@ def hd95(pred=None, ref=None, spacing=None, *, mode: str = "max", empty_value: f
                      distances=distances)
 
 
+@per_label
 def assd(pred=None, ref=None, spacing=None, *, mode: str = "pooled", empty_value: float = np.nan,
          distances: SurfaceDistances | None = None) -> float:
     """Average symmetric surface distance in mm.
@@ -251,6 +254,7 @@ def assd(pred=None, ref=None, spacing=None, *, mode: str = "pooled", empty_value
     return float(np.concatenate([d.voxel_pred_to_ref, d.voxel_ref_to_pred]).mean())
 
 
+@per_label
 def nsd(pred=None, ref=None, tolerance: float = 1.0, spacing=None, *, mode: str = "surfel",
         empty_value: float = np.nan, distances: SurfaceDistances | None = None) -> float:
     """Normalised surface Dice: the share of both surfaces within `tolerance` mm of the other.
