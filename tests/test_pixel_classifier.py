@@ -1,0 +1,148 @@
+"""PixelClassifier: estimator contract, segmentation quality, roi, uncertainty, persistence, errors."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from labtools import metrics
+from labtools.datasets import phantom
+from labtools.errors import CorruptFileError, InvalidImageError, ShapeMismatchError
+from labtools.pixel_classifier import PixelClassifier
+
+FAST = dict(sigmas=(0.7, 1.6, 3.5), n_estimators=25)
+
+
+def sparse_scribbles(labels, step=6, offset=0):
+    """Clicks on a regular grid: labels + 1 (classes 1..K), 0 elsewhere."""
+    scribbles = np.zeros(labels.shape, dtype=np.uint8)
+    grid = tuple(slice(offset, None, step) for _ in labels.shape)
+    scribbles[grid] = labels[grid] + 1
+    return scribbles
+
+
+@pytest.fixture(scope="module")
+def case2d():
+    image, labels = phantom((72, 72), n_lesions=2, seed=0)
+    return image, labels, sparse_scribbles(labels)
+
+
+def test_estimator_contract(case2d):
+    image, labels, scribbles = case2d
+    clf = PixelClassifier(**FAST)
+    assert clf.get_params()["n_estimators"] == 25
+    assert clf.fit(image, scribbles) is clf
+    assert list(clf.classes_) == sorted(np.unique(scribbles[scribbles > 0]))
+    assert clf.n_features_in_ == len(clf.feature_names_)
+    fresh = clone(clf)
+    assert not hasattr(fresh, "forest_") and fresh.get_params() == clf.get_params()
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict(image), clf.predict(image))
+    with pytest.raises(InvalidImageError, match="no parameter"):
+        clf.set_params(n_trees=3)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_segments_the_phantom_from_sparse_clicks(seed):
+    image, labels = phantom((72, 72), n_lesions=2, seed=seed)
+    clf = PixelClassifier(**FAST).fit(image, sparse_scribbles(labels))
+    segmentation = clf.predict(image) - 1
+    for tissue in (0, 2, 3):  # background, grey matter, white matter
+        assert metrics.dice(segmentation == tissue, labels == tissue) > 0.85
+
+
+def test_3d_and_roi_prediction_agree():
+    image, labels = phantom((40, 40, 24), n_lesions=1, seed=0)
+    clf = PixelClassifier(**FAST).fit(image, sparse_scribbles(labels, step=5))
+    full = clf.predict_proba(image)
+    roi = np.s_[:, :, 10:11]
+    np.testing.assert_array_equal(clf.predict_proba(image, roi=roi), full[(slice(None), *roi)])
+    assert clf.predict(image).shape == labels.shape
+
+
+def test_uncertainty_definitions(case2d):
+    image, _, scribbles = case2d
+    clf = PixelClassifier(**FAST).fit(image, scribbles)
+    proba = clf.predict_proba(image)
+    top = np.sort(proba, axis=0)
+    np.testing.assert_allclose(clf.uncertainty(image), 1 - (top[-1] - top[-2]), atol=1e-6)
+    entropy = clf.uncertainty(image, kind="entropy")
+    assert entropy.min() >= 0 and entropy.max() <= 1 + 1e-6
+
+
+def test_suggest_ranks_slices_by_uncertainty():
+    image, labels = phantom((32, 32, 16), n_lesions=1, seed=2)
+    scribbles = np.zeros_like(labels)
+    scribbles[..., 8] = sparse_scribbles(labels[..., 8], step=3)  # one labelled slice
+    clf = PixelClassifier(**FAST).fit(image, scribbles)
+    ranked = clf.suggest(image, n=16, axis=-1, stride=1)
+    assert sorted(ranked) == list(range(16))
+    mean_uncertainty = clf.uncertainty(image).mean(axis=(0, 1))
+    assert mean_uncertainty[ranked[0]] == pytest.approx(mean_uncertainty.max())
+
+
+def test_refits_reuse_cached_features(case2d, monkeypatch):
+    import labtools.pixel_classifier as module
+
+    image, labels, scribbles = case2d
+    calls = []
+    real = module.feature_stack
+    monkeypatch.setattr(module, "feature_stack", lambda *a, **k: calls.append(1) or real(*a, **k))
+    clf = PixelClassifier(**FAST)
+    for step in (8, 6, 5):  # more strokes each time
+        clf.fit(image, sparse_scribbles(labels, step=step))
+        clf.predict_proba(image, roi=np.s_[30:31, :])
+    assert len(calls) == 1
+
+
+def test_training_sample_is_capped_and_balanced():
+    image, labels = phantom((64, 64), n_lesions=0, seed=1)
+    scribbles = labels.astype(np.uint8) + 1  # every pixel labelled: ~4000 voxels
+    clf = PixelClassifier(sigmas=(1.0,), n_estimators=3, max_samples=400).fit(image, scribbles)
+    tree = clf.forest_.estimators_[0]
+    assert tree.tree_.n_node_samples[0] <= 400  # bootstrap of at most max_samples voxels
+
+
+def test_save_and_load(case2d, tmp_path):
+    image, _, scribbles = case2d
+    clf = PixelClassifier(**FAST).fit(image, scribbles)
+    clf.save(tmp_path / "model.joblib")
+    loaded = PixelClassifier.load(tmp_path / "model.joblib")
+    assert loaded.get_params() == clf.get_params()
+    np.testing.assert_array_equal(loaded.predict(image), clf.predict(image))
+
+
+def test_load_refuses_other_files(tmp_path):
+    import joblib
+
+    (tmp_path / "notes.txt").write_text("not a model")
+    with pytest.raises(CorruptFileError, match="notes.txt"):
+        PixelClassifier.load(tmp_path / "notes.txt")
+    joblib.dump({"weights": [1, 2]}, tmp_path / "other.joblib")
+    with pytest.raises(CorruptFileError, match="written by something else"):
+        PixelClassifier.load(tmp_path / "other.joblib")
+    joblib.dump({"format": "labtools-pixel-classifier", "version": 99}, tmp_path / "future.joblib")
+    with pytest.raises(CorruptFileError, match="newer labtools"):
+        PixelClassifier.load(tmp_path / "future.joblib")
+
+
+def test_bad_input_gives_clear_errors(case2d):
+    image, labels, scribbles = case2d
+    clf = PixelClassifier(**FAST)
+    with pytest.raises(ShapeMismatchError, match="scribbles have shape"):
+        clf.fit(image, scribbles[:-1])
+    with pytest.raises(InvalidImageError, match="only class 2"):
+        clf.fit(image, np.where(scribbles > 0, 2, 0).astype(np.uint8))
+    with pytest.raises(InvalidImageError, match="no scribbles"):
+        clf.fit(image, np.zeros_like(scribbles))
+    nan_image = image.array.copy()
+    nan_image[3, 3] = np.nan
+    with pytest.raises(InvalidImageError, match="NaN"):
+        clf.fit(nan_image, scribbles)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        PixelClassifier().predict(image)
