@@ -17,7 +17,9 @@ import importlib
 __version__ = "0.1.0"
 
 # Public submodules, imported lazily (PEP 562) on first attribute access.
-_SUBMODULES = frozenset({"cli", "datasets", "errors", "io", "losses", "metrics"})
+_SUBMODULES = frozenset({
+    "cli", "datasets", "errors", "features", "io", "labeling", "losses", "metrics", "pixel_classifier",
+})
 
 __all__ = ["__version__", *sorted(_SUBMODULES)]
 

@@ -212,6 +212,15 @@ class PixelClassifier:
             scores.append(float(_uncertainty(proba, "margin").mean()))
         return [int(i) for i in np.argsort(scores)[::-1][:n]]
 
+    def cache_features(self, image) -> None:
+        """Compute and keep `image`'s feature bank now, so later refits and roi predictions reuse it.
+
+        ``fit`` does this on its own; call it for an image you will only
+        predict slices of (a session opened with a saved classifier), best off
+        the GUI thread. Only one image is cached at a time.
+        """
+        self._features(image)
+
     # --- persistence ---------------------------------------------------------------------
     def save(self, path) -> None:
         """Write the fitted classifier (parameters, feature settings, forest) to `path`.

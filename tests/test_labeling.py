@@ -1,0 +1,456 @@
+"""labtools.labeling.LabelingSession: strokes, undo/redo, autosave and restore, crash safety, prediction."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from labtools import datasets, io, metrics
+from labtools.errors import (
+    AffineMismatchError,
+    CorruptFileError,
+    FileFormatError,
+    InvalidImageError,
+    LabtoolsError,
+    ShapeMismatchError,
+)
+from labtools.labeling import LabelingSession, scribbles_path_for
+
+SHAPE = (12, 10, 8)
+SPACING = (0.8, 1.2, 2.5)
+
+
+def _tilted_image(shape=SHAPE) -> io.Image:
+    """A small image with an oblique affine and an origin: geometry that must survive every write."""
+    rng = np.random.default_rng(0)
+    angle = np.deg2rad(12)
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+    affine = np.eye(4)
+    affine[:3, :3] = rotation @ np.diag(SPACING)
+    affine[:3, 3] = (-40.5, 12.25, 7.0)
+    return io.Image(rng.normal(size=shape).astype(np.float32), affine=affine)
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    return io.save(_tilted_image(), tmp_path / "t1.nii.gz")
+
+
+def _random_stroke(rng, shape):
+    """A random box, as coordinate arrays, with a random label (0 erases)."""
+    lo = [int(rng.integers(0, n)) for n in shape]
+    hi = [min(n, a + int(rng.integers(1, 5))) for a, n in zip(lo, shape)]
+    grid = np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi)], indexing="ij")
+    return tuple(g.ravel() for g in grid), int(rng.integers(0, 5))
+
+
+# ---------------------------------------------------------------- strokes, undo, redo
+def test_strokes_undo_redo_are_exact():
+    session = LabelingSession(_tilted_image())
+    rng = np.random.default_rng(1)
+    expected = [np.zeros(SHAPE, np.uint8)]
+    for _ in range(40):
+        coords, label = _random_stroke(rng, SHAPE)
+        state = expected[-1].copy()
+        state[coords] = label
+        changed = session.add_stroke(coords, label)
+        assert changed == np.count_nonzero(state != expected[-1])
+        if changed:
+            expected.append(state)
+        np.testing.assert_array_equal(session.scribbles, expected[-1])
+    for state in reversed(expected[:-1]):
+        assert session.undo()
+        np.testing.assert_array_equal(session.scribbles, state)
+    assert not session.undo() and not session.can_undo
+    for state in expected[1:]:
+        assert session.redo()
+        np.testing.assert_array_equal(session.scribbles, state)
+    assert not session.redo() and not session.can_redo
+    counts = np.bincount(expected[-1].ravel(), minlength=256)
+    assert session.class_counts() == {k: int(counts[k]) for k in range(1, 256) if counts[k]}
+
+
+def test_new_stroke_clears_redo_and_noop_stroke_is_not_recorded():
+    session = LabelingSession(np.zeros((6, 6)))
+    session.add_stroke(np.s_[0, :], 1)
+    session.add_stroke(np.s_[1, :], 2)
+    assert session.undo() and session.can_redo
+    assert session.add_stroke(np.s_[0, :], 1) == 0          # changes nothing: not recorded
+    assert session.can_redo
+    session.add_stroke(np.s_[2, :3], 3)
+    assert not session.can_redo and not session.redo()
+    expected = np.zeros((6, 6), np.uint8)
+    expected[0], expected[2, :3] = 1, 3
+    np.testing.assert_array_equal(session.scribbles, expected)
+
+
+def test_every_index_form_paints_the_same_voxels():
+    mask = np.zeros((7, 9), bool)
+    mask[2:4, 3:6] = True
+    forms = [mask, np.nonzero(mask), np.argwhere(mask), np.argwhere(mask).tolist(), np.s_[2:4, 3:6],
+             (np.nonzero(mask)[0].astype(float), np.nonzero(mask)[1])]
+    for index in forms:
+        session = LabelingSession(np.zeros((7, 9)))
+        assert session.add_stroke(index, 7) == 6
+        np.testing.assert_array_equal(session.scribbles, mask * 7)
+
+
+def test_scribbles_are_read_only():
+    session = LabelingSession(np.zeros((4, 4)))
+    with pytest.raises(ValueError):
+        session.scribbles[0, 0] = 1
+
+
+@pytest.mark.parametrize("index, label, error", [
+    (np.s_[1, 1], 256, InvalidImageError),
+    (np.s_[1, 1], -1, InvalidImageError),
+    (np.s_[1, 1], 1.5, InvalidImageError),
+    (np.s_[1, 1], True, InvalidImageError),
+    ((np.array([0, 5]), np.array([0, 0])), 1, InvalidImageError),   # row 5 of 5 rows
+    ((np.array([0, -1]), np.array([0, 0])), 1, InvalidImageError),  # negative: no wrap-around
+    (np.s_[-1, 2:4], 1, InvalidImageError),
+    ((np.array([0.5]), np.array([0])), 1, InvalidImageError),
+    (np.ones((5, 4), bool), 1, ShapeMismatchError),
+    (np.array([[0, 0, 0]]), 1, InvalidImageError),                  # 3D points on a 2D image
+    ((np.array([0, 1]), np.array([0, 1, 2])), 1, InvalidImageError),
+    ("everything", 1, InvalidImageError),
+])
+def test_bad_stroke_is_refused_before_anything_changes(tmp_path, index, label, error):
+    path = tmp_path / "s_scribbles.nii.gz"
+    session = LabelingSession(np.zeros((5, 5)), autosave_path=path)
+    session.add_stroke(np.s_[0, 0], 2)
+    before, saved = session.scribbles.copy(), path.read_bytes()
+    events = []
+    session.on_change(events.append)
+    with pytest.raises(error):
+        session.add_stroke(index, label)
+    np.testing.assert_array_equal(session.scribbles, before)
+    assert path.read_bytes() == saved and events == []
+    assert session.undo() and not session.undo()  # history untouched: only the first stroke
+
+
+def test_change_events():
+    session = LabelingSession(np.zeros((4, 4)))
+    seen = []
+    disconnect = session.on_change(seen.append)
+    session.add_stroke(np.s_[0, 0], 1)
+    session.undo(), session.redo(), session.undo(), session.undo()
+    disconnect()
+    session.redo()
+    assert seen == ["stroke", "undo", "redo", "undo"]
+
+
+# ---------------------------------------------------------------- autosave and restore
+def test_autosave_after_every_change_and_restore_on_reopen(image_file):
+    session = LabelingSession.open(image_file)
+    path = image_file.with_name("t1_scribbles.nii.gz")
+    assert session.autosave_path == path and session.restored_from is None and not path.exists()
+    rng = np.random.default_rng(2)
+    for step in range(6):
+        coords, label = _random_stroke(rng, SHAPE)
+        if session.add_stroke(coords, max(label, 1)):
+            np.testing.assert_array_equal(io.load(path).array, session.scribbles)
+    for action in (session.undo, session.undo, session.redo):
+        assert action()
+        np.testing.assert_array_equal(io.load(path).array, session.scribbles)
+    saved = io.load(path)
+    io.check_pair(session.image, saved)  # same grid: shape and the oblique affine
+    assert saved.array.dtype == np.uint8
+    reopened = LabelingSession.open(image_file)
+    assert reopened.restored_from == path
+    np.testing.assert_array_equal(reopened.scribbles, session.scribbles)
+    assert reopened.class_counts() == session.class_counts()
+    assert not reopened.can_undo  # the undo history is not persisted, only the scribbles
+
+
+def test_restore_from_a_real_header(tmp_path):
+    """nibabel's anatomical.nii: big-endian int16 with a tilted sform."""
+    from nibabel.testing import data_path
+
+    source = io.load(os.path.join(data_path, "anatomical.nii"))
+    image_path = io.save(source, tmp_path / "anatomical.nii")
+    session = LabelingSession.open(image_path)
+    session.add_stroke(np.s_[10:14, 20, 5:9], 3)
+    reopened = LabelingSession.open(image_path)
+    np.testing.assert_array_equal(reopened.scribbles, session.scribbles)
+    io.check_pair(reopened.image, io.load(session.autosave_path))
+
+
+def test_given_autosave_path_and_default_name(tmp_path, image_file):
+    assert scribbles_path_for(image_file).name == "t1_scribbles.nii.gz"
+    custom = tmp_path / "elsewhere" / "mine.nii"
+    custom.parent.mkdir()
+    session = LabelingSession.open(image_file, autosave_path=custom)
+    session.add_stroke(np.s_[1, 1, 1], 9)
+    assert io.load(custom).array[1, 1, 1] == 9
+    assert not image_file.with_name("t1_scribbles.nii.gz").exists()
+    with pytest.raises(FileFormatError):
+        LabelingSession.open(image_file, autosave_path=tmp_path / "s.npy")  # would lose the affine
+
+
+KILL_CHILD = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from labtools.labeling import LabelingSession
+
+    def stroke(k, shape):
+        rng = np.random.default_rng(k)
+        lo = [int(rng.integers(0, n)) for n in shape]
+        hi = [min(n, a + int(rng.integers(1, 6))) for a, n in zip(lo, shape)]
+        grid = np.meshgrid(*[np.arange(a, b) for a, b in zip(lo, hi)], indexing="ij")
+        return tuple(g.ravel() for g in grid), int(rng.integers(0, 6))
+
+    if __name__ == "__main__":
+        session = LabelingSession.open(sys.argv[1])
+        for k in range(1_000_000):
+            coords, label = stroke(k, session.scribbles.shape)
+            session.add_stroke(coords, label)  # autosaves before returning
+            print(k, flush=True)
+""")
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.004])  # kill right after a save, or during a later one
+def test_kill_9_loses_at_most_the_last_stroke(tmp_path, image_file, delay):
+    script = tmp_path / "paint.py"
+    script.write_text(KILL_CHILD)
+    namespace = {}
+    exec(KILL_CHILD, namespace)
+    child = subprocess.Popen([sys.executable, str(script), str(image_file)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    n_read, deadline = 0, time.monotonic() + 20
+    try:
+        while n_read < 25 and time.monotonic() < deadline:
+            line = child.stdout.readline()
+            if not line:
+                break
+            n_read += 1
+        time.sleep(delay)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        rest = child.stdout.read().split()
+        child.wait()
+    assert n_read == 25, child.stderr.read()
+    last_printed = n_read - 1 + len(rest)  # stroke k printed -> strokes 0..k are on disk
+
+    reopened = LabelingSession.open(image_file)
+    states, state = [], np.zeros(SHAPE, np.uint8)
+    for k in range(last_printed + 2):
+        coords, label = namespace["stroke"](k, SHAPE)
+        state = state.copy()
+        state[coords] = label
+        states.append(state)
+    # On disk: every stroke up to the last one reported saved, and perhaps the one after
+    # (saved, killed before it printed): never half a stroke, never anything else.
+    matches = [k for k, s in enumerate(states) if np.array_equal(s, reopened.scribbles)]
+    assert matches and max(matches) >= last_printed, (last_printed, matches)
+    assert max(matches) >= n_read - 1
+    reopened.add_stroke(np.s_[0, 0, 0], 1)  # and the session goes on autosaving
+    assert io.load(reopened.autosave_path).array[0, 0, 0] == 1
+
+
+def test_corrupt_autosave_is_never_overwritten(image_file):
+    path = image_file.with_name("t1_scribbles.nii.gz")
+    path.write_bytes(b"\x1f\x8b\x08\x00 half a file")
+    with pytest.raises(CorruptFileError) as info:
+        LabelingSession.open(image_file)
+    assert str(path) in str(info.value) and "left as it is" in str(info.value)
+    assert path.read_bytes() == b"\x1f\x8b\x08\x00 half a file"
+
+    with pytest.warns(UserWarning, match="moved to"):
+        session = LabelingSession.open(image_file, on_bad_autosave="backup")
+    assert session.backup_path == path.with_name("t1_scribbles.nii.gz.bak")
+    assert session.backup_path.read_bytes() == b"\x1f\x8b\x08\x00 half a file"
+    session.add_stroke(np.s_[2, 2, 2], 4)
+    assert io.load(path).array[2, 2, 2] == 4
+    # A second bad file goes to the next free backup name, the first backup stays.
+    path.write_bytes(b"garbage")
+    with pytest.warns(UserWarning):
+        again = LabelingSession.open(image_file, on_bad_autosave="backup")
+    assert again.backup_path.name == "t1_scribbles.nii.gz.bak1"
+    assert session.backup_path.read_bytes() == b"\x1f\x8b\x08\x00 half a file"
+
+
+def test_autosave_of_another_grid_is_refused_and_kept(image_file):
+    path = image_file.with_name("t1_scribbles.nii.gz")
+    shifted = _tilted_image().with_array(np.ones(SHAPE, np.uint8))
+    shifted.affine[0, 3] += 30
+    cases = [(io.Image(np.ones((5, 5, 5), np.uint8)), ShapeMismatchError, "differ in shape"),
+             (shifted, AffineMismatchError, "different affines"),
+             (_tilted_image().with_array(np.full(SHAPE, 300, np.int16)), InvalidImageError, "0..255")]
+    for bad, error, message in cases:
+        io.save(bad, path)
+        saved = path.read_bytes()
+        with pytest.raises(error, match=message) as info:
+            LabelingSession.open(image_file)
+        assert str(path) in str(info.value)
+        assert path.read_bytes() == saved
+
+
+def test_autosave_changed_by_someone_else_is_not_overwritten(image_file):
+    session = LabelingSession.open(image_file)
+    session.add_stroke(np.s_[0, 0, 0], 1)
+    other = LabelingSession.open(image_file)  # a second window on the same image
+    other.add_stroke(np.s_[5, 5, 5], 2)
+    theirs = session.autosave_path.read_bytes()
+    with pytest.raises(CorruptFileError, match="another program"):
+        session.add_stroke(np.s_[1, 1, 1], 3)
+    assert session.autosave_path.read_bytes() == theirs
+    assert session.scribbles[1, 1, 1] == 3  # kept in memory, and can be saved elsewhere
+    elsewhere = session.save_scribbles(image_file.with_name("mine_scribbles.nii.gz"))
+    assert io.load(elsewhere).array[1, 1, 1] == 3
+
+
+def test_given_scribbles_do_not_replace_an_existing_autosave(tmp_path):
+    path = tmp_path / "a_scribbles.nii.gz"
+    first = LabelingSession(np.zeros((4, 4)), autosave_path=path)
+    first.add_stroke(np.s_[0, 0], 1)
+    with pytest.raises(InvalidImageError, match="not replaced"):
+        LabelingSession(np.zeros((4, 4)), scribbles=np.full((4, 4), 2), autosave_path=path)
+    assert io.load(path).array[0, 0] == 1
+    same = LabelingSession(np.zeros((4, 4)), scribbles=first.scribbles, autosave_path=path)
+    np.testing.assert_array_equal(same.scribbles, first.scribbles)
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_inputs_raise_labtools_errors():
+    image = np.zeros((6, 6), np.float32)
+    nan_image = image.copy()
+    nan_image[2, 3] = np.nan
+    with pytest.raises(InvalidImageError, match="NaN"):
+        LabelingSession(nan_image)
+    with pytest.raises(ShapeMismatchError):
+        LabelingSession(image, scribbles=np.zeros((6, 7), np.uint8))
+    with pytest.raises(InvalidImageError, match="0..255"):
+        LabelingSession(image, scribbles=np.full((6, 6), 256))
+    with pytest.raises(InvalidImageError, match="non-integer"):
+        LabelingSession(image, scribbles=np.full((6, 6), 0.5))
+    session = LabelingSession(image)
+    with pytest.raises(InvalidImageError, match="no scribbles yet"):
+        session.update()
+    session.add_stroke(np.s_[0, :], 2)
+    with pytest.raises(InvalidImageError, match="only class 2"):
+        session.update()
+    with pytest.raises(InvalidImageError):
+        LabelingSession(image, on_bad_autosave="ignore")
+
+
+# ---------------------------------------------------------------- prediction and export
+def _phantom_session(**kwargs):
+    from labtools.pixel_classifier import PixelClassifier
+
+    image, truth = datasets.phantom((64, 64), seed=0)
+    session = LabelingSession(image, classifier=PixelClassifier(n_estimators=30), **kwargs)
+    rng = np.random.default_rng(0)
+    for label in range(5):  # a few clicks per class; phantom class c is scribble class c + 1
+        rows, cols = np.nonzero(truth == label)
+        pick = rng.choice(len(rows), 20, replace=False)
+        for start in range(0, 20, 5):
+            session.add_stroke((rows[pick[start:start + 5]], cols[pick[start:start + 5]]), label + 1)
+    return session, image, truth
+
+
+@pytest.fixture(scope="module")
+def phantom_session():
+    return _phantom_session()
+
+
+def test_update_segments_the_phantom(phantom_session):
+    session, image, truth = phantom_session
+    prediction, uncertainty = session.update()
+    assert prediction.shape == uncertainty.shape == (64, 64)
+    assert prediction.dtype == np.uint8 and uncertainty.dtype == np.float32
+    assert session.prediction is prediction and session.uncertainty is uncertainty
+    for label, name in ((0, "background"), (1, "CSF"), (2, "grey matter"), (3, "white matter")):
+        assert metrics.dice(prediction == label + 1, truth == label) > 0.85, name
+    np.testing.assert_array_equal(prediction, session.classifier.predict(image))
+    np.testing.assert_allclose(uncertainty, session.classifier.uncertainty(image), atol=1e-6)
+    assert 0 <= uncertainty.min() and uncertainty.max() <= 1
+
+
+def test_update_refits_only_after_a_change_and_predicts_the_roi(phantom_session, monkeypatch):
+    session, image, _ = phantom_session
+    session.update()
+    fits = []
+    original_fit = type(session.classifier).fit
+    monkeypatch.setattr(type(session.classifier), "fit",
+                        lambda self, *a, **k: fits.append(1) or original_fit(self, *a, **k))
+    events = []
+    disconnect = session.on_change(events.append)
+    full, _ = session.update()
+    assert fits == [] and events == ["update"]
+    rows, _ = session.update(np.s_[10:13])
+    assert rows.shape == (3, 64) and session.prediction_roi == (slice(10, 13), slice(0, 64))
+    np.testing.assert_array_equal(rows, full[10:13])
+    column, _ = session.update((slice(None), 40))  # an int keeps its axis
+    np.testing.assert_array_equal(column, full[:, 40:41])
+    session.add_stroke(np.s_[0, 0], 1)
+    assert session.needs_fit
+    session.update(np.s_[0:1])
+    assert fits == [1] and not session.needs_fit
+    session.undo()
+    disconnect()
+    with pytest.raises(InvalidImageError):
+        session.update(np.s_[70:80])
+
+
+def test_predict_volume_in_slabs_and_cancel(phantom_session):
+    session, image, _ = phantom_session
+    session.update()
+    expected = session.classifier.predict(image)
+    calls = []
+    segmentation = session.predict_volume(progress=False, slab=7,
+                                          callback=lambda done, total: calls.append((done, total)))
+    np.testing.assert_array_equal(segmentation, expected)
+    assert calls[-1] == (64, 64) and len(calls) == 10
+    assert session.segmentation is segmentation
+    cancelled = session.predict_volume(progress=False, slab=8, callback=lambda done, total: done < 16)
+    assert cancelled is None and session.segmentation is segmentation
+
+
+def test_export_keeps_the_affine(tmp_path):
+    from labtools.pixel_classifier import PixelClassifier
+
+    image = _tilted_image((16, 14, 10))
+    image.array[:, 7:] += 4  # two regions that a classifier separates
+    session = LabelingSession(image, classifier=PixelClassifier(n_estimators=10, sigmas=(1.0,)))
+    session.add_stroke(np.s_[2:5, 1:4, 3], 1)
+    session.add_stroke(np.s_[2:5, 10:13, 3], 2)
+    out = session.export(tmp_path / "seg.nii.gz")
+    exported = io.load(out)
+    io.check_pair(image, exported)
+    np.testing.assert_allclose(exported.affine, image.affine, atol=1e-5)
+    np.testing.assert_array_equal(exported.array, session.classifier.predict(image))
+    assert exported.array.dtype == np.uint8 and set(np.unique(exported.array)) <= {1, 2}
+
+
+def test_export_refuses_to_overwrite_the_session_files(image_file):
+    session = LabelingSession.open(image_file)
+    session.add_stroke(np.s_[0, 0, 0], 1)
+    for target in (image_file, session.autosave_path):
+        before = target.read_bytes()
+        with pytest.raises(InvalidImageError, match="export elsewhere"):
+            session.export(target)
+        assert target.read_bytes() == before
+
+
+def test_saved_classifier_is_used_until_the_first_change(tmp_path, phantom_session):
+    session, image, _ = phantom_session
+    session.update()
+    model = tmp_path / "model.joblib"
+    session.classifier.save(model)
+    fresh = LabelingSession(image, classifier=model)  # a path loads it
+    assert not fresh.class_counts() and not fresh.needs_fit
+    prediction, _ = fresh.update()
+    np.testing.assert_array_equal(prediction, session.classifier.predict(image))
+    np.testing.assert_array_equal(fresh.predict_volume(progress=False), prediction)
+    fresh.add_stroke(np.s_[0, 0], 1)
+    with pytest.raises(LabtoolsError, match="only class 1"):
+        fresh.update()
