@@ -85,6 +85,32 @@ def step_metrics(state: DemoState) -> list[str]:
     return lines
 
 
+def step_pixel_classifier(state: DemoState) -> list[str]:
+    """Label a phantom slice ilastik-style: sparse clicks -> random forest -> segmentation."""
+    from labtools.datasets import PHANTOM_CLASSES
+    from labtools.metrics import dice
+    from labtools.pixel_classifier import PixelClassifier
+
+    image, labels = state.data["phantom"]
+    z = labels.shape[-1] // 2
+    from labtools.io import Image
+
+    plane, truth = Image(image.array[..., z], spacing=image.spacing[:2]), labels[..., z]
+    clicks = np.zeros_like(truth)
+    rng = np.random.default_rng(0)
+    for value in PHANTOM_CLASSES:  # 25 clicks per class, as an annotator might give
+        where = np.argwhere(truth == value)
+        for x, y in where[rng.choice(len(where), min(25, len(where)), replace=False)]:
+            clicks[x, y] = value + 1
+    classifier = PixelClassifier(n_estimators=50).fit(plane, clicks)
+    segmentation = classifier.predict(plane) - 1
+    lines = [f"pixel classifier: {np.count_nonzero(clicks)} clicks on slice {z} -> random forest on "
+             f"{classifier.n_features_in_} features"]
+    lines += [f"    {value} {name:<14} Dice {dice(segmentation == value, truth == value):.3f}"
+              for value, name in PHANTOM_CLASSES.items()]
+    return lines
+
+
 def step_montage(state: DemoState) -> list[str]:
     """Draw every dataset loaded so far in three planes with its labels."""
     import matplotlib
@@ -105,7 +131,9 @@ def step_montage(state: DemoState) -> list[str]:
     return [f"montage: {path.name} ({rows} rows: axial, coronal, sagittal)"]
 
 
-STEPS: list[Callable[[DemoState], list[str]]] = [step_phantom, step_mni152, step_metrics, step_montage]
+STEPS: list[Callable[[DemoState], list[str]]] = [
+    step_phantom, step_mni152, step_metrics, step_pixel_classifier, step_montage,
+]
 
 
 def run_demo(out="labtools-demo", *, progress: bool = True) -> Path:

@@ -88,6 +88,7 @@ def test_demo_writes_report_and_montage(tmp_path):
     assert "reloaded bit-exact: True" in report
     assert "mni152" in report and "white matter" in report
     assert "nearest-mean intensity classifier" in report and "4 lesion" in report
+    assert "pixel classifier:" in report and "random forest on 49 features" in report
     from PIL import Image as PILImage
 
     montage = np.asarray(PILImage.open(tmp_path / "out" / "montage.png").convert("L"))
