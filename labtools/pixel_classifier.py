@@ -51,6 +51,12 @@ class PixelClassifier:
         At most this many labelled voxels train the forest, balanced over the
         classes, so a heavily scribbled class does not drown the others and
         refits stay fast.
+    refit_fraction : float
+        When a refit only adds scribbles to the previous ones (same image,
+        same classes, no voxel erased or relabelled), only this fraction of
+        the trees, the oldest, is retrained on all current scribbles: a live
+        update after a stroke costs a quarter of a full fit by default. Any
+        other change retrains every tree; 1.0 always does.
     n_jobs : int
         Cores for the forest (-1: all).
     random_state : int
@@ -79,13 +85,14 @@ class PixelClassifier:
 
     def __init__(self, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, sigma_unit: str = "voxel",
                  n_estimators: int = 100, max_depth: int | None = None, max_samples: int = 50_000,
-                 n_jobs: int = -1, random_state: int = 0):
+                 refit_fraction: float = 0.25, n_jobs: int = -1, random_state: int = 0):
         self.sigmas = sigmas
         self.features = features
         self.sigma_unit = sigma_unit
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.max_samples = max_samples
+        self.refit_fraction = refit_fraction
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -94,7 +101,7 @@ class PixelClassifier:
         """Parameters of this estimator (scikit-learn protocol)."""
         return {name: getattr(self, name) for name in (
             "sigmas", "features", "sigma_unit", "n_estimators", "max_depth", "max_samples",
-            "n_jobs", "random_state")}
+            "refit_fraction", "n_jobs", "random_state")}
 
     def set_params(self, **params) -> "PixelClassifier":
         """Set parameters (scikit-learn protocol); invalidates cached features."""
@@ -104,11 +111,13 @@ class PixelClassifier:
                 raise InvalidImageError(f"PixelClassifier has no parameter {name!r}; valid: {sorted(valid)}")
             setattr(self, name, value)
         self.__dict__.pop("_cache", None)
+        self.__dict__.pop("_history", None)
         return self
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_cache", None)  # features of one image: large, and rebuilt on demand
+        state.pop("_history", None)  # the next fit after unpickling retrains every tree
         return state
 
     def __repr__(self) -> str:
@@ -127,8 +136,6 @@ class PixelClassifier:
         PixelClassifier
             ``self``.
         """
-        from sklearn.ensemble import RandomForestClassifier
-
         array, _ = self._check_image(image)
         scribbles = np.asarray(scribbles)
         if scribbles.shape != self._spatial_shape(image, array):
@@ -142,19 +149,42 @@ class PixelClassifier:
             found = "no scribbles" if len(classes) == 0 else f"only class {classes[0]}"
             raise InvalidImageError(f"fit needs scribbles of at least 2 classes, found {found}; "
                                     "paint some voxels of each class you want to separate.")
-        chosen = self._balanced_sample(labelled, scribbles.ravel()[labelled], classes)
+        values = scribbles.ravel()[labelled]
+        chosen = self._balanced_sample(labelled, values, classes)
         features = self._features(image)
         X = features.reshape(features.shape[0], -1)[:, chosen].T.astype(np.float32)
         y = scribbles.ravel()[chosen]
-        self.forest_ = RandomForestClassifier(
-            n_estimators=self.n_estimators, max_depth=self.max_depth, n_jobs=self.n_jobs,
-            random_state=self.random_state).fit(X, y)
+        history = (self.__dict__.get("_cache", (None,))[0], labelled, values)
+        if self._only_added(scribbles, classes, history[0]):
+            # Replace the oldest trees only: each new tree still sees all current scribbles.
+            count = max(1, round(self.refit_fraction * self.n_estimators))
+            self._refits = self.__dict__.get("_refits", 0) + 1
+            fresh = self._forest(count, self.random_state + self._refits).fit(X, y)
+            self.forest_.estimators_ = self.forest_.estimators_[count:] + fresh.estimators_
+        else:
+            self.forest_ = self._forest(self.n_estimators, self.random_state).fit(X, y)
+        self._history = history
         self.classes_ = self.forest_.classes_
         self.n_features_in_ = X.shape[1]
         per_channel = len(feature_names(scribbles.ndim, sigmas=self.sigmas, features=self.features))
         self.feature_names_ = feature_names(scribbles.ndim, sigmas=self.sigmas, features=self.features,
                                             n_channels=features.shape[0] // per_channel)
         return self
+
+    def _forest(self, n_estimators: int, seed: int):
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(n_estimators=n_estimators, max_depth=self.max_depth,
+                                      n_jobs=self.n_jobs, random_state=seed)
+
+    def _only_added(self, scribbles, classes, cache_key) -> bool:
+        """Whether the scribbles only grew since the last fit on the same image and classes."""
+        history = self.__dict__.get("_history")
+        if (self.refit_fraction >= 1 or history is None or not hasattr(self, "forest_")
+                or history[0] != cache_key or not np.array_equal(self.classes_, classes)):
+            return False
+        _, labelled, values = history
+        return bool(np.array_equal(scribbles.ravel()[labelled], values))
 
     def _balanced_sample(self, labelled, values, classes) -> np.ndarray:
         rng = np.random.default_rng(self.random_state)

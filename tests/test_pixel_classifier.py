@@ -146,3 +146,31 @@ def test_bad_input_gives_clear_errors(case2d):
 
     with pytest.raises(NotFittedError):
         PixelClassifier().predict(image)
+
+
+def test_refits_after_added_strokes_retrain_only_the_oldest_trees(case2d):
+    image, labels, _ = case2d
+    clf = PixelClassifier(sigmas=(1.0, 3.5), n_estimators=8, refit_fraction=0.25)
+    first = sparse_scribbles(labels, step=8)
+    clf.fit(image, first)
+    before = list(clf.forest_.estimators_)
+    more = first.copy()
+    more[3::8, 3::8] = labels[3::8, 3::8] + 1  # new strokes, old ones untouched
+    clf.fit(image, more)
+    after = clf.forest_.estimators_
+    assert len(after) == 8
+    assert after[:6] == before[2:]                    # 6 oldest-but-two kept, in order
+    assert not set(map(id, after[6:])) & set(map(id, before))  # 2 new trees
+    erased = more.copy()
+    erased[first > 0] = 0                             # an erase/undo: everything is retrained
+    clf.fit(image, erased)
+    assert not set(map(id, clf.forest_.estimators_)) & set(map(id, after))
+
+
+def test_refit_fraction_one_always_retrains(case2d):
+    image, labels, _ = case2d
+    clf = PixelClassifier(sigmas=(1.0,), n_estimators=4, refit_fraction=1.0)
+    clf.fit(image, sparse_scribbles(labels, step=8))
+    before = set(map(id, clf.forest_.estimators_))
+    clf.fit(image, sparse_scribbles(labels, step=5))
+    assert not set(map(id, clf.forest_.estimators_)) & before
