@@ -80,7 +80,8 @@ def feature_names(ndim: int, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, n_chan
 
 
 def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=None, roi=None,
-                  channel_axis=None, dtype=np.float32, n_threads: int | None = None) -> np.ndarray:
+                  channel_axis=None, dtype=np.float32, n_threads: int | None = None,
+                  out: np.ndarray | None = None) -> np.ndarray:
     """Compute the multi-scale feature bank of an image (or of a region of it).
 
     Parameters
@@ -104,6 +105,9 @@ def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=No
         Output type (float32 by default).
     n_threads : int, optional
         Threads for the scales (default: all cores).
+    out : numpy.ndarray, optional
+        Array of shape ``(n_features, *region_shape)`` to write into (any
+        memory layout, e.g. a channels-last buffer seen through ``moveaxis``).
 
     Returns
     -------
@@ -139,7 +143,11 @@ def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=No
     jobs = _active(sigmas, features)
     per_channel = sum(_channels(f, ndim) for _, f in jobs)
     out_shape = tuple(s.stop - s.start for s in region)
-    out = np.empty((per_channel * len(channels), *out_shape), dtype=dtype)
+    expected = (per_channel * len(channels), *out_shape)
+    if out is None:
+        out = np.empty(expected, dtype=dtype)
+    elif out.shape != expected:
+        raise InvalidImageError(f"out has shape {out.shape}, the features need {expected}")
 
     def run(task):
         channel_index, sigma = task

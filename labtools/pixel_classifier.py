@@ -55,7 +55,7 @@ class PixelClassifier:
         When a refit only adds scribbles to the previous ones (same image,
         same classes, no voxel erased or relabelled), only this fraction of
         the trees, the oldest, is retrained on all current scribbles: a live
-        update after a stroke costs a quarter of a full fit by default. Any
+        update after a stroke costs a fifth of a full fit by default. Any
         other change retrains every tree; 1.0 always does.
     n_jobs : int
         Cores for the forest (-1: all).
@@ -85,7 +85,7 @@ class PixelClassifier:
 
     def __init__(self, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, sigma_unit: str = "voxel",
                  n_estimators: int = 100, max_depth: int | None = None, max_samples: int = 50_000,
-                 refit_fraction: float = 0.25, n_jobs: int = -1, random_state: int = 0):
+                 refit_fraction: float = 0.2, n_jobs: int = -1, random_state: int = 0):
         self.sigmas = sigmas
         self.features = features
         self.sigma_unit = sigma_unit
@@ -136,7 +136,8 @@ class PixelClassifier:
         PixelClassifier
             ``self``.
         """
-        array, _ = self._check_image(image)
+        # NaN is checked when the features are computed, not again on every live refit.
+        array, _ = self._check_image(image, finite=False)
         scribbles = np.asarray(scribbles)
         if scribbles.shape != self._spatial_shape(image, array):
             raise ShapeMismatchError(f"scribbles have shape {scribbles.shape}, the image "
@@ -229,7 +230,7 @@ class PixelClassifier:
         which is `stride`² times cheaper than predicting everything.
         """
         self._check_fitted()
-        array, _ = self._check_image(image)
+        array, _ = self._check_image(image, finite=False)
         shape = self._spatial_shape(image, array)
         axis = axis % len(shape)
         scores = []
@@ -297,12 +298,13 @@ class PixelClassifier:
 
             raise NotFittedError("this PixelClassifier is not fitted yet; call fit(image, scribbles) first")
 
-    def _check_image(self, image):
+    def _check_image(self, image, *, finite: bool = True):
+        """The image's array and channel axis; `finite` also scans it for NaN (costly on a volume)."""
         from labtools.io.image import Image
 
         array = image.array if isinstance(image, Image) else np.asarray(image)
         channel_axis = image.channel_axis if isinstance(image, Image) else None
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
+        if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
             raise InvalidImageError("the image holds NaN or infinite values; replace them (numpy.nan_to_num) "
                                     "before classifying")
         if self.sigma_unit not in ("voxel", "mm"):
@@ -319,21 +321,28 @@ class PixelClassifier:
 
     def _features(self, image, roi=None) -> np.ndarray:
         """The image's features (whole, cached; or an uncached region when no cache exists)."""
-        array, channel_axis = self._check_image(image)
-        spacing = image.spacing if self.sigma_unit == "mm" else None
+        from labtools.io.image import Image
+
+        array = image.array if isinstance(image, Image) else np.asarray(image)
         key = (_fingerprint(array), self.sigmas, self.features, self.sigma_unit)
         cache = self.__dict__.get("_cache")
-        if cache is None or cache[0] != key:
-            if roi is not None:  # a one-off region of another image: compute just that
-                return feature_stack(array, sigmas=self.sigmas, features=self.features, spacing=spacing,
-                                     roi=roi, channel_axis=channel_axis)
-            features = feature_stack(array, sigmas=self.sigmas, features=self.features, spacing=spacing,
-                                     channel_axis=channel_axis, dtype=np.float16)
-            self._cache = cache = (key, features)
-        features = cache[1]
-        return features if roi is None else features[(slice(None), *_as_roi(roi, features.shape[1:]))]
-
-
+        if cache is not None and cache[0] == key:
+            features = cache[1]
+            return features if roi is None else features[(slice(None), *_as_roi(roi, features.shape[1:]))]
+        array, channel_axis = self._check_image(image)
+        spacing = image.spacing if self.sigma_unit == "mm" else None
+        options = dict(sigmas=self.sigmas, features=self.features, spacing=spacing, channel_axis=channel_axis)
+        if roi is not None:  # a one-off region of another image: compute just that
+            return feature_stack(array, roi=roi, **options)
+        spatial = array.shape[1:] if channel_axis == 0 else array.shape
+        n_features = len(feature_names(len(spatial), sigmas=self.sigmas, features=self.features,
+                                       n_channels=array.shape[0] if channel_axis == 0 else 1))
+        # Voxel-major memory: a slice's or a sample's features are contiguous rows, which is
+        # what the forest reads; the channel-first view keeps the rest of the code simple.
+        voxel_major = np.empty((*spatial, n_features), dtype=np.float16)
+        features = feature_stack(array, out=np.moveaxis(voxel_major, -1, 0), **options)
+        self._cache = (key, features)
+        return features
 def _as_roi(roi, shape) -> tuple:
     roi = roi if isinstance(roi, tuple) else (roi,)
     if len(roi) != len(shape) or not all(isinstance(s, slice) for s in roi):
@@ -344,7 +353,8 @@ def _as_roi(roi, shape) -> tuple:
 
 def _fingerprint(array: np.ndarray) -> tuple:
     """Cheap identity of an image: shape, dtype and a hash of a strided sample of its values."""
-    sample = np.ascontiguousarray(array.ravel()[:: max(1, array.size // 65_536)])
+    flat = array.reshape(-1, order="A")  # a view for C- and Fortran-ordered arrays alike
+    sample = np.ascontiguousarray(flat[:: max(1, array.size // 65_536)])
     return array.shape, str(array.dtype), hashlib.blake2b(sample.tobytes(), digest_size=16).hexdigest()
 
 

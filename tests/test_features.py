@@ -120,3 +120,13 @@ def test_bad_input_is_refused():
     with pytest.raises(InvalidImageError, match="spacing"):
         feature_stack(image, spacing=(1.0, 1.0, 1.0))
     assert set(FEATURES) == {"gaussian", "log", "gradient", "dog", "structure", "hessian"}
+
+
+def test_out_buffer_in_any_layout():
+    image = smooth_image((14, 12, 10))
+    voxel_major = np.empty((14, 12, 10, 61), dtype=np.float32)
+    result = feature_stack(image, out=np.moveaxis(voxel_major, -1, 0))
+    np.testing.assert_array_equal(np.moveaxis(voxel_major, -1, 0), feature_stack(image))
+    assert np.shares_memory(result, voxel_major)
+    with pytest.raises(InvalidImageError, match="out has shape"):
+        feature_stack(image, out=np.empty((3, 14, 12, 10), np.float32))

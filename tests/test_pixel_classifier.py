@@ -150,7 +150,7 @@ def test_bad_input_gives_clear_errors(case2d):
 
 def test_refits_after_added_strokes_retrain_only_the_oldest_trees(case2d):
     image, labels, _ = case2d
-    clf = PixelClassifier(sigmas=(1.0, 3.5), n_estimators=8, refit_fraction=0.25)
+    clf = PixelClassifier(sigmas=(1.0, 3.5), n_estimators=8, refit_fraction=0.25)  # 2 trees per refit
     first = sparse_scribbles(labels, step=8)
     clf.fit(image, first)
     before = list(clf.forest_.estimators_)
