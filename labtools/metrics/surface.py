@@ -152,6 +152,16 @@ def _nearest(surface_a: np.ndarray, surface_b: np.ndarray, scale: np.ndarray, bo
     return distances
 
 
+def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:
+    if mode not in allowed:
+        raise InvalidImageError(f"mode must be one of {allowed}, got {mode!r}")
+
+
+def _empty_case(d: SurfaceDistances, empty_value: float) -> float:
+    """The empty-mask policy for distances: both empty -> empty_value, one empty -> +inf."""
+    return empty_value if d.both_empty else float("inf")
+
+
 def _or_distances(pred, ref, spacing, distances, *, surfels: bool) -> SurfaceDistances:
     if distances is not None:
         return distances
@@ -192,15 +202,12 @@ def hausdorff(pred=None, ref=None, spacing=None, *, percentile: float = 100, mod
     >>> hausdorff(a, np.roll(a, 3, axis=2), spacing=(1, 1, 2.5))
     7.5
     """
-    if mode not in ("max", "pooled"):
-        raise InvalidImageError(f"mode must be 'max' or 'pooled', got {mode!r}")
+    _check_mode(mode, ("max", "pooled"))
     if not 0 <= percentile <= 100:
         raise InvalidImageError(f"percentile must be within 0..100, got {percentile}")
     d = _or_distances(pred, ref, spacing, distances, surfels=False)
-    if d.both_empty:
-        return empty_value
-    if d.one_empty:
-        return float("inf")
+    if d.both_empty or d.one_empty:
+        return _empty_case(d, empty_value)
     if mode == "pooled":
         return float(np.percentile(np.concatenate([d.voxel_pred_to_ref, d.voxel_ref_to_pred]), percentile))
     return float(max(np.percentile(d.voxel_pred_to_ref, percentile),
@@ -242,13 +249,10 @@ def assd(pred=None, ref=None, spacing=None, *, mode: str = "pooled", empty_value
     >>> assd(a, np.roll(a, 1, axis=1))  # 8 of the 16 boundary pixels each way are 1 px off
     0.5
     """
-    if mode not in ("pooled", "mean_of_means"):
-        raise InvalidImageError(f"mode must be 'pooled' or 'mean_of_means', got {mode!r}")
+    _check_mode(mode, ("pooled", "mean_of_means"))
     d = _or_distances(pred, ref, spacing, distances, surfels=False)
-    if d.both_empty:
-        return empty_value
-    if d.one_empty:
-        return float("inf")
+    if d.both_empty or d.one_empty:
+        return _empty_case(d, empty_value)
     if mode == "mean_of_means":
         return float((d.voxel_pred_to_ref.mean() + d.voxel_ref_to_pred.mean()) / 2)
     return float(np.concatenate([d.voxel_pred_to_ref, d.voxel_ref_to_pred]).mean())
@@ -275,8 +279,7 @@ def nsd(pred=None, ref=None, tolerance: float = 1.0, spacing=None, *, mode: str 
     """
     if tolerance < 0 or not np.isfinite(tolerance):
         raise InvalidImageError(f"tolerance must be a finite distance >= 0 mm, got {tolerance}")
-    if mode not in ("surfel", "voxel"):
-        raise InvalidImageError(f"mode must be 'surfel' or 'voxel', got {mode!r}")
+    _check_mode(mode, ("surfel", "voxel"))
     if distances is None:
         distances = surface_distances(pred, ref, spacing, surfels=mode == "surfel", surfel_bound=tolerance)
     elif mode == "surfel" and tolerance > distances.surfel_bound:
