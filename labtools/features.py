@@ -127,7 +127,8 @@ def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=No
     channels = array if channel_axis == 0 else array[None]
     ndim = channels.ndim - 1
     if ndim not in (2, 3):
-        raise InvalidImageError(f"feature_stack needs a 2D or 3D image, got spatial shape {channels.shape[1:]}")
+        hint = " For channels first, pass channel_axis=0." if channel_axis is None and array.ndim == 4 else ""
+        raise InvalidImageError(f"feature_stack needs a 2D or 3D image, got spatial shape {channels.shape[1:]}.{hint}")
     unknown = set(features) - set(FEATURES)
     if unknown:
         raise InvalidImageError(f"unknown features {sorted(unknown)}; choose from {FEATURES}")

@@ -151,11 +151,13 @@ class PixelClassifier:
             raise InvalidImageError(f"fit needs scribbles of at least 2 classes, found {found}; "
                                     "paint some voxels of each class you want to separate.")
         values = scribbles.ravel()[labelled]
-        chosen = self._balanced_sample(labelled, values, classes)
         features = self._features(image)
+        history = (self.__dict__.get("_cache", (None,))[0], labelled, values)
+        if self._same_as_last_fit(history):
+            return self  # e.g. undo then redo: a refit would only reshuffle trees
+        chosen = self._balanced_sample(labelled, values, classes)
         X = features.reshape(features.shape[0], -1)[:, chosen].T.astype(np.float32)
         y = scribbles.ravel()[chosen]
-        history = (self.__dict__.get("_cache", (None,))[0], labelled, values)
         if self._only_added(scribbles, classes, history[0]):
             # Replace the oldest trees only: each new tree still sees all current scribbles.
             count = max(1, round(self.refit_fraction * self.n_estimators))
@@ -177,6 +179,11 @@ class PixelClassifier:
 
         return RandomForestClassifier(n_estimators=n_estimators, max_depth=self.max_depth,
                                       n_jobs=self.n_jobs, random_state=seed)
+
+    def _same_as_last_fit(self, history) -> bool:
+        last = self.__dict__.get("_history")
+        return (last is not None and hasattr(self, "forest_") and last[0] == history[0]
+                and np.array_equal(last[1], history[1]) and np.array_equal(last[2], history[2]))
 
     def _only_added(self, scribbles, classes, cache_key) -> bool:
         """Whether the scribbles only grew since the last fit on the same image and classes."""
@@ -205,8 +212,10 @@ class PixelClassifier:
         features = self._features(image, roi=roi)
         flat = features.reshape(features.shape[0], -1)
         if flat.shape[0] != self.n_features_in_:
-            raise ShapeMismatchError(f"this classifier was trained on {self.n_features_in_} feature channels, "
-                                     f"the image gives {flat.shape[0]} (different number of image channels?)")
+            raise ShapeMismatchError(
+                f"this classifier was trained on {self.n_features_in_} feature channels, the image gives "
+                f"{flat.shape[0]}: it has another number of dimensions (2D vs 3D) or of channels than "
+                "the images it was trained on, or other feature settings.")
         proba = np.empty((len(self.classes_), flat.shape[1]), dtype=np.float32)
         for start in range(0, flat.shape[1], _PREDICT_CHUNK):
             stop = start + _PREDICT_CHUNK

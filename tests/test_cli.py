@@ -96,3 +96,18 @@ def test_demo_writes_report_and_montage(tmp_path):
     for name in ("phantom_t1.nii.gz", "phantom_seg.nii.gz", "mni152_2mm_tissues.nii.gz"):
         assert io.load(tmp_path / "out" / name).shape[0] > 0
     assert "phantom" in result.stdout + result.stderr  # the step log is shown
+
+
+def test_info_describes_the_good_files_after_a_bad_one(tmp_path, capsys):
+    good = io.save(np.zeros((4, 4, 4), np.uint8), tmp_path / "good.nii.gz")
+    (tmp_path / "short.nii").write_bytes(b"\x5c\x01\x00\x00" * 10)
+    assert main(["info", str(tmp_path / "short.nii"), str(good)]) == 2
+    captured = capsys.readouterr()
+    assert "good.nii.gz" in captured.out
+    assert "too short for a NIfTI header" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_folder_is_reported_as_a_folder(tmp_path, capsys):
+    assert main(["info", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err

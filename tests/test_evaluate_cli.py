@@ -127,3 +127,20 @@ def test_pairing_needs_two_files_or_two_folders(folders):
 
     with pytest.raises(MissingFileError, match="both be files"):
         pair_files(pred_dir, ref_dir / "case0.nii.gz")
+
+
+def test_bad_inf_policy_says_what_is_allowed(folders, tmp_path, capsys):
+    pred_dir, ref_dir = folders
+    assert main(["evaluate", str(pred_dir), str(ref_dir), "--inf-policy", "bogus", "--quiet"]) == 2
+    assert "'diagonal', 'exclude' or a number" in capsys.readouterr().err
+
+
+def test_grid_mismatch_names_prediction_and_reference(tmp_path):
+    (tmp_path / "p").mkdir(), (tmp_path / "r").mkdir()
+    io.save(np.zeros((6, 6, 5), np.uint8), tmp_path / "p" / "c.nii.gz")
+    io.save(np.zeros((6, 6, 4), np.uint8), tmp_path / "r" / "c.nii.gz")
+    pairs, _, _ = pair_files(tmp_path / "p", tmp_path / "r")
+    (row,) = evaluate_files(pairs, progress=False)
+    assert f"reference {tmp_path / 'r' / 'c.nii.gz'}" in row["error"]
+    assert f"prediction {tmp_path / 'p' / 'c.nii.gz'}" in row["error"]
+    assert "Resample the prediction onto the reference grid" in row["error"]

@@ -174,3 +174,10 @@ def test_refit_fraction_one_always_retrains(case2d):
     before = set(map(id, clf.forest_.estimators_))
     clf.fit(image, sparse_scribbles(labels, step=5))
     assert not set(map(id, clf.forest_.estimators_)) & before
+
+
+def test_refit_on_unchanged_scribbles_keeps_the_forest(case2d):
+    image, _, scribbles = case2d
+    clf = PixelClassifier(sigmas=(1.0,), n_estimators=4).fit(image, scribbles)
+    trees = list(clf.forest_.estimators_)
+    assert clf.fit(image, scribbles.copy()).forest_.estimators_ == trees

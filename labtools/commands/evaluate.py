@@ -40,8 +40,13 @@ def run(args) -> int:
 
     spacing = "auto" if args.spacing == "auto" else _numbers(args.spacing, float, "--spacing")
     labels = None if args.labels is None else _numbers(args.labels, int, "--labels")
-    inf_policy = args.inf_policy if args.inf_policy in ("diagonal", "exclude") else \
-        _numbers(args.inf_policy, float, "--inf-policy")[0]
+    inf_policy = args.inf_policy
+    if inf_policy not in ("diagonal", "exclude"):
+        try:
+            inf_policy = float(inf_policy)
+        except ValueError:
+            raise InvalidImageError(f"--inf-policy must be 'diagonal', 'exclude' or a number of mm, "
+                                    f"got {args.inf_policy!r}") from None
     pairs, unmatched_pred, unmatched_ref = pair_files(args.pred, args.ref)
     for path in unmatched_ref:
         print(f"warning: no prediction for {path.name}", file=sys.stderr)

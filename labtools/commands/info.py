@@ -15,11 +15,20 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    import sys
+
+    from labtools.errors import LabtoolsError
+
+    failed = 0
     for index, path in enumerate(args.files):
         if index:
             print()
-        print(describe(path))
-    return 0
+        try:
+            print(describe(path))
+        except LabtoolsError as err:  # describe the other files all the same
+            print(f"labtools info: error: {err}", file=sys.stderr)
+            failed += 1
+    return 2 if failed else 0
 
 
 def describe(path) -> str:

@@ -114,11 +114,11 @@ def load(path, *, allow_nonfinite: bool = False) -> Image:
     ((33, 41, 25), (2.0, 2.0, 2.0))
     """
     path = Path(path)
+    if path.is_dir():
+        raise MissingFileError(f"{path}: is a folder, not an image file")
     suffix = file_format(path)
     if not path.exists():
         raise MissingFileError(f"{path}: no such file (working directory: {Path.cwd()})")
-    if path.is_dir():
-        raise MissingFileError(f"{path}: is a folder, not an image file")
     reader, _ = _FORMATS[suffix]
     image = reader(path)
     if not allow_nonfinite:
@@ -241,7 +241,7 @@ def check_finite(array: np.ndarray, name: str = "array") -> None:
     )
 
 
-def check_pair(image: Image, labels, *, atol: float = 1e-3) -> None:
+def check_pair(image: Image, labels, *, atol: float = 1e-3, roles=("image", "labels")) -> None:
     """Check that `labels` fits `image`: same spatial shape, same affine, integer values.
 
     Parameters
@@ -253,6 +253,8 @@ def check_pair(image: Image, labels, *, atol: float = 1e-3) -> None:
     atol : float
         Largest difference (mm) allowed between affine entries; NIfTI stores
         affines in float32, so exact equality is too strict.
+    roles : tuple of str
+        What to call the two in messages (e.g. ``("reference", "prediction")``).
 
     Raises
     ------
@@ -269,17 +271,18 @@ def check_pair(image: Image, labels, *, atol: float = 1e-3) -> None:
     labtools.errors.ShapeMismatchError: image and labels differ in shape: image (4, 4, 4), labels (4, 4, 5). Resample the labels onto the image grid.
     """
     label_array = labels.array if isinstance(labels, Image) else np.asarray(labels)
-    names = _names(image, labels)
+    names = _names(image, labels, roles)
+    first, second = roles
     if tuple(label_array.shape) != tuple(image.spatial_shape):
         raise ShapeMismatchError(
-            f"{names} differ in shape: image {tuple(image.spatial_shape)}, labels "
-            f"{tuple(label_array.shape)}. Resample the labels onto the image grid."
+            f"{names} differ in shape: {first} {tuple(image.spatial_shape)}, {second} "
+            f"{tuple(label_array.shape)}. Resample the {second} onto the {first} grid."
         )
     if isinstance(labels, Image) and not np.allclose(image.affine, labels.affine, atol=atol):
         worst = float(np.abs(image.affine - labels.affine).max())
         raise AffineMismatchError(
             f"{names} have different affines (largest difference {worst:.4g} mm):\n"
-            f"image:\n{np.round(image.affine, 4)}\nlabels:\n{np.round(labels.affine, 4)}\n"
+            f"{first}:\n{np.round(image.affine, 4)}\n{second}:\n{np.round(labels.affine, 4)}\n"
             "They are not on the same grid; resample one onto the other."
         )
     if label_array.dtype.kind == "f":
@@ -291,7 +294,9 @@ def check_pair(image: Image, labels, *, atol: float = 1e-3) -> None:
             )
 
 
-def _names(image: Image, labels) -> str:
-    image_name = image.path.name if image.path else "image"
+def _names(image: Image, labels, roles=("image", "labels")) -> str:
     label_path = labels.path if isinstance(labels, Image) else None
-    return f"{image_name} and {label_path.name if label_path else 'labels'}"
+    if image.path and label_path and image.path.name == label_path.name:
+        return f"{roles[0]} {image.path} and {roles[1]} {label_path}"  # same name: say which is which
+    image_name = image.path.name if image.path else roles[0]
+    return f"{image_name} and {label_path.name if label_path else roles[1]}"

@@ -87,7 +87,7 @@ def read_nifti(path: Path) -> Image:
 
 
 def _explain_nifti_failure(path: Path, err: Exception) -> str:
-    text = f"{type(err).__name__}: {err}"
+    text = " ".join(f"{type(err).__name__}: {err}".split())  # nibabel's messages span lines
     name = str(path)
     if isinstance(err, (EOFError, zlib.error)) or "Compressed file ended" in text:
         return (f"{name}: the file is truncated or its gzip stream is corrupt ({text}). "
@@ -97,7 +97,10 @@ def _explain_nifti_failure(path: Path, err: Exception) -> str:
                 "Rename it to .nii if it is an uncompressed NIfTI file.")
     if "buffer" in text.lower() or "truncated" in text.lower() or "size" in text.lower():
         return f"{name}: the file is shorter than its header says ({text}); it is truncated."
-    return f"{name}: cannot be read as NIfTI ({text}). Is it really a NIfTI file?"
+    size = path.stat().st_size if Path(path).exists() else 0
+    if size < 348:  # a NIfTI-1 header alone is 348 bytes
+        return f"{name}: only {size} bytes, too short for a NIfTI header (348 bytes); the file is truncated."
+    return f"{name}: cannot be read as NIfTI ({text}). Is it really a NIfTI file, and complete?"
 
 
 def write_nifti(image: Image, path: Path, *, shown: Path | None = None) -> None:

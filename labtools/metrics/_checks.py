@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 import numpy as np
 
@@ -81,6 +82,10 @@ def per_label(metric):
         return {int(label): metric(pred == label, ref == label, *args, **kwargs) for label in labels}
 
     wrapper.__doc__ = (metric.__doc__ or "") + _LABELS_NOTE
+    signature = inspect.signature(metric)
+    wrapper.__signature__ = signature.replace(parameters=[
+        *signature.parameters.values(),
+        inspect.Parameter("labels", inspect.Parameter.KEYWORD_ONLY, default=None)])
     return wrapper
 
 

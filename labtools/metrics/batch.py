@@ -90,13 +90,13 @@ def evaluate_files(pairs, *, spacing="auto", labels=None, tolerance: float = 1.0
         try:
             rows += _evaluate_case(case, pred_path, ref_path, spacing, labels, tolerance)
         except LabtoolsError as err:
-            rows.append({"case": case, "label": "", "error": f"{err} [pred {pred_path}, ref {ref_path}]"})
+            rows.append({"case": case, "label": "", "error": str(err)})
     return rows
 
 
 def _evaluate_case(case, pred_path, ref_path, spacing, labels, tolerance) -> list[dict]:
     pred, ref = load(pred_path), load(ref_path)
-    check_pair(ref, pred)  # same grid: shape and affine
+    check_pair(ref, pred, roles=("reference", "prediction"))  # same grid: shape and affine
     case_spacing = ref.spacing if spacing == "auto" else spacing
     if labels is None:
         labels = sorted((set(np.unique(ref.array).tolist()) | set(np.unique(pred.array).tolist())) - {0})
