@@ -7,7 +7,7 @@ empty. MedPy and seg-metrics are not labtools dependencies; install them to
 include their columns (``pip install medpy seg-metrics``), or their rows say
 "not installed". Numbers go to docs/metrics.md.
 
-Run:  .venv/bin/python benchmarks/conventions.py [--size 96]
+Run:  .venv/bin/python -m benchmarks.conventions [--size 96]   (from the repository root)
 """
 
 from __future__ import annotations
