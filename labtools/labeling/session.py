@@ -1,4 +1,4 @@
-"""Interactive labeling without a GUI: image, scribbles, classifier, undo and autosave.
+"""The labeling session: image, scribbles, classifier, undo and autosave, without a GUI.
 
 :class:`LabelingSession` is the state that the napari dock and the notebook
 widget share. A user paints strokes (``add_stroke``), the session refits a
@@ -36,7 +36,6 @@ import operator
 import os
 import threading
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,39 +47,19 @@ from labtools.errors import (
     InvalidImageError,
     LabtoolsError,
     MissingFileError,
-    ShapeMismatchError,
 )
+from labtools.labeling.files import (
+    AUTOSAVE_SUFFIXES,
+    file_stat,
+    free_backup_name,
+    same_file,
+    scribbles_path_for,
+)
+from labtools.labeling.strokes import MAX_LABEL, Stroke, check_label, flat_indices
 
-__all__ = ["LabelingSession", "scribbles_path_for", "MAX_LABEL"]
+__all__ = ["LabelingSession"]
 
-MAX_LABEL = 255  # scribbles are uint8; 0 = not labelled
-_AUTOSAVE_SUFFIXES = (".nii.gz", ".nii")
 _ON_BAD_AUTOSAVE = ("raise", "backup")
-
-
-def scribbles_path_for(image_path) -> Path:
-    """The default autosave file of an image: ``<stem>_scribbles.nii.gz`` next to it.
-
-    Examples
-    --------
-    >>> scribbles_path_for("data/sub-01_T1w.nii.gz").as_posix()
-    'data/sub-01_T1w_scribbles.nii.gz'
-    >>> scribbles_path_for("slice.png").name
-    'slice_scribbles.nii.gz'
-    """
-    path = Path(image_path)
-    suffix = io.file_format(path)
-    stem = path.name[: len(path.name) - len(suffix)]
-    return path.with_name(f"{stem}_scribbles.nii.gz")
-
-
-@dataclass(frozen=True)
-class _Stroke:
-    """One change: the flat indices it touched, their previous values, the new label."""
-
-    indices: np.ndarray   # unique flat indices whose value changed (uint32 when they fit)
-    previous: np.ndarray  # uint8, their values before the stroke
-    label: int
 
 
 class LabelingSession:
@@ -171,8 +150,8 @@ class LabelingSession:
         self._saved_stat = None  # (inode, mtime_ns, size) of the autosave file we last read or wrote
         self._lock = threading.RLock()        # scribbles, history, results
         self._fit_lock = threading.Lock()     # one fit/predict at a time (GUIs run them in workers)
-        self._undo: list[_Stroke] = []
-        self._redo: list[_Stroke] = []
+        self._undo: list[Stroke] = []
+        self._redo: list[Stroke] = []
         self._listeners: list = []
         self._version = 0
         # A classifier that arrives fitted is used as is until the scribbles change.
@@ -327,9 +306,9 @@ class LabelingSession:
         ...
         labtools.errors.InvalidImageError: stroke outside the image: axis 0 has coordinates 4..4, the image has 4 voxels along it (0..3). Nothing was painted.
         """
-        label = _check_label(label)
+        label = check_label(label)
         with self._lock:
-            indices = self._flat_indices(index)
+            indices = flat_indices(index, self._shape, self._index_dtype)
             flat = self._scribbles.reshape(-1)
             previous = flat[indices]
             changed = previous != label
@@ -337,7 +316,7 @@ class LabelingSession:
                 indices, previous = indices[changed], previous[changed]
             if indices.size == 0:
                 return 0
-            stroke = _Stroke(indices, previous, label)
+            stroke = Stroke(indices, previous, label)
             self._apply(stroke, undo=False)
             self._undo.append(stroke)
             self._redo.clear()
@@ -376,7 +355,7 @@ class LabelingSession:
         self._autosave_and_notify("redo")
         return True
 
-    def _apply(self, stroke: _Stroke, *, undo: bool) -> None:
+    def _apply(self, stroke: Stroke, *, undo: bool) -> None:
         flat = self._scribbles.reshape(-1)
         old_counts = np.bincount(stroke.previous, minlength=MAX_LABEL + 1)
         if undo:
@@ -502,7 +481,7 @@ class LabelingSession:
         path = Path(path)
         io.file_format(path)
         for protected, what in ((self.image.path, "the image"), (self.autosave_path, "the autosave file")):
-            if protected is not None and _same_file(path, protected):
+            if protected is not None and same_file(path, protected):
                 raise InvalidImageError(f"{path} is {what} of this session; export elsewhere.")
         fresh = (self.segmentation is not None and not self.needs_fit
                  and self._segmentation_version == self._fitted_version)
@@ -569,7 +548,7 @@ class LabelingSession:
             raise MissingFileError("this session has no autosave_path; pass a path to save to")
         with self._lock:
             data = self.image.with_array(self._scribbles.copy())
-            guard = self.autosave_path is not None and _same_file(target, self.autosave_path)
+            guard = self.autosave_path is not None and same_file(target, self.autosave_path)
             if guard:
                 self._check_not_changed_elsewhere()
             try:
@@ -579,7 +558,7 @@ class LabelingSession:
             except OSError as err:  # permission denied, disk full: io.save lets these through
                 raise CorruptFileError(f"{target}: cannot write the scribbles ({err})") from err
             if guard:
-                self._saved_stat = _stat(target)
+                self._saved_stat = file_stat(target)
         return target
 
     def _autosave_and_notify(self, kind: str) -> None:
@@ -600,7 +579,7 @@ class LabelingSession:
 
     def _check_autosave_path(self) -> None:
         path = self.autosave_path
-        if not path.name.lower().endswith(_AUTOSAVE_SUFFIXES):
+        if not path.name.lower().endswith(AUTOSAVE_SUFFIXES):
             raise FileFormatError(f"{path}: autosave files are NIfTI (.nii.gz or .nii), so that "
                                   "they keep the image's geometry")
         if not path.parent.is_dir():
@@ -613,7 +592,7 @@ class LabelingSession:
         path = self.autosave_path
         if not path.exists():
             return None
-        stat = _stat(path)
+        stat = file_stat(path)
         try:
             saved = io.load(path)
             scribbles = self._checked_scribbles(saved, str(path))
@@ -622,8 +601,8 @@ class LabelingSession:
                 raise type(err)(
                     f"cannot restore the scribbles from {path}: {err} The file was left as it is. "
                     "Move it away (or open with on_bad_autosave='backup' to have it renamed to "
-                    f"{_free_backup_name(path).name}) to start with empty scribbles.") from err
-            self.backup_path = _free_backup_name(path)
+                    f"{free_backup_name(path).name}) to start with empty scribbles.") from err
+            self.backup_path = free_backup_name(path)
             os.replace(path, self.backup_path)
             warnings.warn(f"{path} could not be restored ({err}); it was moved to "
                           f"{self.backup_path} and the session starts with empty scribbles.",
@@ -633,7 +612,7 @@ class LabelingSession:
         return scribbles
 
     def _check_not_changed_elsewhere(self) -> None:
-        current = _stat(self.autosave_path)
+        current = file_stat(self.autosave_path)
         if current is not None and current != self._saved_stat:
             raise CorruptFileError(
                 f"{self.autosave_path} was written by another program (or another session) "
@@ -655,68 +634,6 @@ class LabelingSession:
                 f"found {array.min():g}..{array.max():g}")
         return np.ascontiguousarray(array, dtype=np.uint8).copy()
 
-    def _flat_indices(self, index) -> np.ndarray:
-        shape, ndim = self._shape, len(self._shape)
-        if isinstance(index, list):
-            index = np.asarray(index)
-        if isinstance(index, np.ndarray):
-            if index.dtype == bool:
-                if index.shape != shape:
-                    raise ShapeMismatchError(f"stroke mask has shape {index.shape}, the image "
-                                             f"{shape}. Nothing was painted.")
-                return np.flatnonzero(index).astype(self._index_dtype)
-            if index.ndim == 2 and index.shape[1] == ndim:
-                return self._ravel(tuple(index.T))
-            raise InvalidImageError(
-                f"a stroke given as one array must be a boolean mask of shape {shape} or points "
-                f"of shape (n, {ndim}); got {index.dtype} array of shape {index.shape}")
-        if not isinstance(index, tuple) or len(index) != ndim:
-            raise InvalidImageError(
-                f"stroke index must be a boolean mask, (n, {ndim}) points, or a tuple of {ndim} "
-                f"coordinate arrays/slices (one per axis); got {type(index).__name__}"
-                + (f" of length {len(index)}" if isinstance(index, tuple) else ""))
-        if any(isinstance(item, slice) for item in index):
-            return self._basic_indices(index)
-        return self._ravel(index)
-
-    def _ravel(self, coords) -> np.ndarray:
-        arrays = []
-        for axis, (c, n) in enumerate(zip(coords, self._shape)):
-            c = np.asarray(c)
-            if c.dtype.kind == "f" and np.array_equal(c, np.round(c)):
-                c = c.astype(np.int64)
-            if c.dtype.kind not in "iu":
-                raise InvalidImageError(f"stroke coordinates must be integers, axis {axis} has "
-                                        f"{c.dtype}; round them first. Nothing was painted.")
-            if c.size and (c.min() < 0 or c.max() >= n):
-                raise InvalidImageError(
-                    f"stroke outside the image: axis {axis} has coordinates {c.min()}..{c.max()}, "
-                    f"the image has {n} voxels along it (0..{n - 1}). Nothing was painted.")
-            arrays.append(c)
-        try:
-            arrays = np.broadcast_arrays(*arrays)
-        except ValueError:
-            raise InvalidImageError("stroke coordinate arrays have different lengths: "
-                                    f"{[a.shape for a in arrays]}. Nothing was painted.") from None
-        flat = np.ravel_multi_index(arrays, self._shape).ravel()
-        return np.unique(flat).astype(self._index_dtype)
-
-    def _basic_indices(self, index) -> np.ndarray:
-        for axis, (item, n) in enumerate(zip(index, self._shape)):
-            if isinstance(item, slice):
-                continue
-            value = np.asarray(item)
-            if value.dtype.kind not in "iu" or (value.size and (value.min() < 0 or value.max() >= n)):
-                raise InvalidImageError(
-                    f"stroke outside the image or not integer: axis {axis} index {item!r}, "
-                    f"the image has {n} voxels along it (0..{n - 1}). Nothing was painted.")
-        marker = np.zeros(self._shape, bool)
-        try:
-            marker[index] = True
-        except (IndexError, TypeError, ValueError) as err:
-            raise InvalidImageError(f"stroke index {index!r} is not valid: {err}") from None
-        return np.flatnonzero(marker).astype(self._index_dtype)
-
     def _image_name(self) -> str:
         return self.image.path.name if self.image.path else "image"
 
@@ -725,20 +642,6 @@ class LabelingSession:
         where = f", autosave='{self.autosave_path}'" if self.autosave_path else ""
         return (f"LabelingSession(image={self.image!r}, scribbles={{{counts}}}, "
                 f"strokes={len(self._undo)}{where})")
-
-
-def _check_label(label) -> int:
-    if isinstance(label, (bool, np.bool_)):
-        raise InvalidImageError(f"label must be an integer 0..{MAX_LABEL}, got {label!r}")
-    try:
-        value = operator.index(label)
-    except TypeError:
-        raise InvalidImageError(f"label must be an integer 0..{MAX_LABEL} (0 erases), "
-                                f"got {label!r}. Nothing was painted.") from None
-    if not 0 <= value <= MAX_LABEL:
-        raise InvalidImageError(f"label must lie in 0..{MAX_LABEL} (0 erases), got {value}. "
-                                "Nothing was painted.")
-    return value
 
 
 def _labels_and_margin(probabilities: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
@@ -769,24 +672,3 @@ def _count(scribbles: np.ndarray) -> int:
     return int(np.count_nonzero(scribbles))
 
 
-def _stat(path: Path):
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one does not exist (yet)
-        return Path(os.path.abspath(a)) == Path(os.path.abspath(b))
-
-
-def _free_backup_name(path: Path) -> Path:
-    candidate, number = path.with_name(path.name + ".bak"), 0
-    while candidate.exists():
-        number += 1
-        candidate = path.with_name(f"{path.name}.bak{number}")
-    return candidate
