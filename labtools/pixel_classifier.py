@@ -24,7 +24,7 @@ import numpy as np
 from labtools.errors import CorruptFileError, InvalidImageError, ShapeMismatchError
 from labtools.features import DEFAULT_SIGMAS, FEATURES, feature_names, feature_stack
 
-__all__ = ["PixelClassifier"]
+__all__ = ["PixelClassifier", "uncertainty_from_proba"]
 
 _FORMAT = "labtools-pixel-classifier"
 _FORMAT_VERSION = 1
@@ -230,7 +230,7 @@ class PixelClassifier:
     def uncertainty(self, image, roi=None, kind: str = "margin") -> np.ndarray:
         """Per-voxel uncertainty in [0, 1]: ``"margin"`` 1 - (p1 - p2), or normalised ``"entropy"``."""
         proba = self.predict_proba(image, roi)
-        return _uncertainty(proba, kind)
+        return uncertainty_from_proba(proba, kind)
 
     def suggest(self, image, n: int = 3, axis: int = -1, stride: int = 4) -> list[int]:
         """Slices along `axis` where labelling next helps most (highest mean uncertainty).
@@ -249,7 +249,7 @@ class PixelClassifier:
             sample[axis] = index
             flat = features[(slice(None), *sample)].reshape(features.shape[0], -1)
             proba = self.forest_.predict_proba(flat.T.astype(np.float32)).T
-            scores.append(float(_uncertainty(proba, "margin").mean()))
+            scores.append(float(uncertainty_from_proba(proba, "margin").mean()))
         return [int(i) for i in np.argsort(scores)[::-1][:n]]
 
     def cache_features(self, image) -> None:
@@ -362,7 +362,17 @@ def _fingerprint(array: np.ndarray) -> tuple:
     return array.shape, str(array.dtype), hashlib.blake2b(sample.tobytes(), digest_size=16).hexdigest()
 
 
-def _uncertainty(proba: np.ndarray, kind: str) -> np.ndarray:
+def uncertainty_from_proba(proba: np.ndarray, kind: str = "margin") -> np.ndarray:
+    """Per-voxel uncertainty in [0, 1] from class probabilities ``(n_classes, ...)``.
+
+    "margin": 1 - (p1 - p2), the gap between the two most likely classes;
+    "entropy": the entropy divided by log(n_classes).
+
+    Examples
+    --------
+    >>> uncertainty_from_proba(np.array([[0.7], [0.2], [0.1]])).round(3).tolist()
+    [0.5]
+    """
     if kind == "margin":
         top = np.sort(proba, axis=0)
         second = top[-2] if len(top) > 1 else np.zeros_like(top[-1])

@@ -402,7 +402,7 @@ class LabelingSession:
             if hasattr(classifier, "cache_features"):  # the first update pays for all later ones
                 classifier.cache_features(self.image)
             probabilities = classifier.predict_proba(self.image, roi=roi)
-        prediction, uncertainty = _labels_and_margin(probabilities, classifier.classes_)
+        prediction, uncertainty = _labels_and_margin(probabilities, classifier)
         with self._lock:
             self.prediction, self.uncertainty, self.prediction_roi = prediction, uncertainty, roi
         self._notify("update")
@@ -644,18 +644,6 @@ class LabelingSession:
                 f"strokes={len(self._undo)}{where})")
 
 
-def _labels_and_margin(probabilities: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
-    """Class map and margin uncertainty (1 - (p_best - p_second)) from (K, ...) probabilities."""
-    classes = np.asarray(classes)
-    best = np.argmax(probabilities, axis=0)
-    labels = classes[best].astype(np.uint8)
-    if probabilities.shape[0] < 2:
-        return labels, np.zeros(best.shape, np.float32)
-    top2 = np.partition(probabilities, probabilities.shape[0] - 2, axis=0)[-2:]
-    margin = (top2[1] - top2[0]).astype(np.float32)
-    return labels, np.clip(1.0 - margin, 0.0, 1.0).astype(np.float32)
-
-
 def _as_classifier(classifier):
     if classifier is None or not isinstance(classifier, (str, os.PathLike)):
         return classifier
@@ -672,3 +660,10 @@ def _count(scribbles: np.ndarray) -> int:
     return int(np.count_nonzero(scribbles))
 
 
+def _labels_and_margin(probabilities: np.ndarray, classifier) -> tuple[np.ndarray, np.ndarray]:
+    """Class map and margin uncertainty from (K, ...) probabilities, as the classifier defines them."""
+    from labtools.pixel_classifier import uncertainty_from_proba
+
+    classes = np.asarray(classifier.classes_)
+    labels = classes[np.argmax(probabilities, axis=0)].astype(np.uint8)
+    return labels, uncertainty_from_proba(probabilities, "margin")
