@@ -39,7 +39,7 @@ from scipy import ndimage as ndi
 
 from labtools.errors import InvalidImageError
 
-__all__ = ["feature_stack", "feature_names", "FEATURES", "DEFAULT_SIGMAS", "TRUNCATE",
+__all__ = ["feature_stack", "feature_names", "region_slices", "FEATURES", "DEFAULT_SIGMAS", "TRUNCATE",
            "eigenvalues_symmetric"]
 
 FEATURES = ("gaussian", "log", "gradient", "dog", "structure", "hessian")
@@ -139,7 +139,7 @@ def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=No
     spacing = np.ones(ndim) if spacing is None else np.asarray(spacing, dtype=float)
     if spacing.shape != (ndim,) or np.any(spacing <= 0):
         raise InvalidImageError(f"spacing must be {ndim} positive voxel sizes, got {tuple(np.ravel(spacing))}")
-    region = _region(roi, channels.shape[1:])
+    region = region_slices(roi, channels.shape[1:])
     crop, inner = _crop_with_halo(region, channels.shape[1:], max(sigmas) / spacing, features)
     jobs = _active(sigmas, features)
     per_channel = sum(_channels(f, ndim) for _, f in jobs)
@@ -181,7 +181,14 @@ def _as_array(image, channel_axis):
     return np.asarray(image), channel_axis
 
 
-def _region(roi, shape) -> tuple[slice, ...]:
+def region_slices(roi, shape) -> tuple[slice, ...]:
+    """`roi` checked and normalised to one ``slice(start, stop)`` per axis (None: everything).
+
+    Examples
+    --------
+    >>> region_slices(np.s_[:, 2:5], (4, 6))
+    (slice(0, 4, None), slice(2, 5, None))
+    """
     if roi is None:
         return tuple(slice(0, n) for n in shape)
     roi = roi if isinstance(roi, tuple) else (roi,)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from labtools.errors import CorruptFileError, InvalidImageError, ShapeMismatchError
-from labtools.features import DEFAULT_SIGMAS, FEATURES, feature_names, feature_stack
+from labtools.features import DEFAULT_SIGMAS, FEATURES, feature_names, feature_stack, region_slices
 
 __all__ = ["PixelClassifier", "uncertainty_from_proba"]
 
@@ -136,8 +136,7 @@ class PixelClassifier:
         PixelClassifier
             ``self``.
         """
-        # NaN is checked when the features are computed, not again on every live refit.
-        array, _ = self._check_image(image, finite=False)
+        array, _ = self._check_image(image)  # NaN is refused once, when the features are built
         scribbles = np.asarray(scribbles)
         if scribbles.shape != self._spatial_shape(image, array):
             raise ShapeMismatchError(f"scribbles have shape {scribbles.shape}, the image "
@@ -239,7 +238,7 @@ class PixelClassifier:
         which is `stride`² times cheaper than predicting everything.
         """
         self._check_fitted()
-        array, _ = self._check_image(image, finite=False)
+        array, _ = self._check_image(image)
         shape = self._spatial_shape(image, array)
         axis = axis % len(shape)
         scores = []
@@ -307,15 +306,12 @@ class PixelClassifier:
 
             raise NotFittedError("this PixelClassifier is not fitted yet; call fit(image, scribbles) first")
 
-    def _check_image(self, image, *, finite: bool = True):
-        """The image's array and channel axis; `finite` also scans it for NaN (costly on a volume)."""
+    def _check_image(self, image):
+        """The image's array and channel axis (feature_stack refuses NaN when it builds the features)."""
         from labtools.io.image import Image
 
         array = image.array if isinstance(image, Image) else np.asarray(image)
         channel_axis = image.channel_axis if isinstance(image, Image) else None
-        if finite and array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise InvalidImageError("the image holds NaN or infinite values; replace them (numpy.nan_to_num) "
-                                    "before classifying")
         if self.sigma_unit not in ("voxel", "mm"):
             raise InvalidImageError(f"sigma_unit must be 'voxel' or 'mm', got {self.sigma_unit!r}")
         if self.sigma_unit == "mm" and not isinstance(image, Image):
@@ -337,7 +333,7 @@ class PixelClassifier:
         cache = self.__dict__.get("_cache")
         if cache is not None and cache[0] == key:
             features = cache[1]
-            return features if roi is None else features[(slice(None), *_as_roi(roi, features.shape[1:]))]
+            return features if roi is None else features[(slice(None), *region_slices(roi, features.shape[1:]))]
         array, channel_axis = self._check_image(image)
         spacing = image.spacing if self.sigma_unit == "mm" else None
         options = dict(sigmas=self.sigmas, features=self.features, spacing=spacing, channel_axis=channel_axis)
@@ -347,14 +343,6 @@ class PixelClassifier:
         features = feature_stack(array, dtype=np.float16, **options)
         self._cache = (key, features)
         return features
-def _as_roi(roi, shape) -> tuple:
-    roi = roi if isinstance(roi, tuple) else (roi,)
-    if len(roi) != len(shape) or not all(isinstance(s, slice) for s in roi):
-        raise InvalidImageError(f"roi must be one slice per spatial axis ({len(shape)}), e.g. "
-                                f"numpy.s_[:, :, 40:41]; got {roi}")
-    return roi
-
-
 def _fingerprint(array: np.ndarray) -> tuple:
     """Cheap identity of an image: shape, dtype and a hash of a strided sample of its values."""
     flat = array.reshape(-1, order="A")  # a view for C- and Fortran-ordered arrays alike
