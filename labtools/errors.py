@@ -29,6 +29,8 @@ __all__ = [
     "AffineMismatchError",
     "DatasetNotFoundError",
     "ChecksumError",
+    "TrainingError",
+    "AssignmentError",
 ]
 
 
@@ -66,3 +68,11 @@ class DatasetNotFoundError(LabtoolsError, FileNotFoundError):
 
 class ChecksumError(LabtoolsError, OSError):
     """A downloaded or local file does not have the expected checksum."""
+
+
+class TrainingError(LabtoolsError, RuntimeError):
+    """Training cannot start or cannot go on (bad training data, NaN loss, bad checkpoint)."""
+
+
+class AssignmentError(LabtoolsError, ValueError):
+    """An assignment folder or its ``assignment.toml`` is incomplete or inconsistent."""
