@@ -45,8 +45,11 @@ __all__ = [
 
 # --- shared helpers ------------------------------------------------------------------------
 
-def _check_inputs(logits, target) -> torch.Tensor:
-    """Validate `logits` and `target`; return the target as int64 class indices (B, *spatial)."""
+def _check_inputs(logits, target, ignore_index=None) -> torch.Tensor:
+    """Validate `logits` and `target`; return the target as int64 class indices (B, *spatial).
+
+    Voxels equal to `ignore_index` (if given) may hold any value outside [0, C).
+    """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         kind = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise InvalidImageError(f"logits must be a floating-point torch.Tensor, got {kind}; pass the "
@@ -75,7 +78,10 @@ def _check_inputs(logits, target) -> torch.Tensor:
             f"target shape {given} does not fit logits {tuple(logits.shape)}: expected "
             f"{expected} or {(expected[0], 1, *expected[1:])}.{hint}")
     n_classes = logits.shape[1]
-    low, high = int(target.min()), int(target.max())
+    labelled = target if ignore_index is None else target[target != ignore_index]
+    if labelled.numel() == 0:
+        return target.long()
+    low, high = int(labelled.min()), int(labelled.max())
     if low < 0 or high >= n_classes:
         raise InvalidImageError(
             f"target values must be class indices in [0, {n_classes - 1}] for C = {n_classes} "
@@ -84,16 +90,39 @@ def _check_inputs(logits, target) -> torch.Tensor:
     return target.long()
 
 
+def _labels_and_mask(logits, target, ignore_index, check: bool):
+    """Class indices (B, *spatial) with ignored voxels set to 0, and the mask of labelled voxels.
+
+    The mask is None when nothing is ignored. ``check=False`` skips the
+    validation, which reads values back from the GPU and so waits for it: the
+    training loop validates its labels once, before the first step.
+    """
+    if check:
+        labels = _check_inputs(logits, target, ignore_index)
+    else:
+        labels = torch.as_tensor(target, device=logits.device)
+        labels = (labels[:, 0] if labels.ndim == logits.ndim else labels).long()
+    if ignore_index is None:
+        return labels, None
+    mask = labels != ignore_index
+    return torch.where(mask, labels, 0), mask
+
+
 def _one_hot(labels: torch.Tensor, n_classes: int, dtype: torch.dtype) -> torch.Tensor:
     """(B, *spatial) class indices -> (B, C, *spatial) one-hot of the given dtype."""
     return F.one_hot(labels, n_classes).movedim(-1, 1).to(dtype)
 
 
-def _probs_and_onehot(logits, target, include_background: bool):
-    """Softmax probabilities and one-hot target, both (B, C, *spatial), channel 0 dropped if asked."""
-    labels = _check_inputs(logits, target)
+def _probs_and_onehot(logits, target, include_background: bool, ignore_index=None, check=True):
+    """Softmax probabilities and one-hot target, both (B, C, *spatial), channel 0 dropped if asked.
+
+    Ignored voxels are zero in both, so they add nothing to any sum.
+    """
+    labels, mask = _labels_and_mask(logits, target, ignore_index, check)
     probs = torch.softmax(logits, dim=1)  # softmax over all classes, before dropping background
     onehot = _one_hot(labels, logits.shape[1], logits.dtype)
+    if mask is not None:
+        probs, onehot = probs * mask.unsqueeze(1), onehot * mask.unsqueeze(1)
     if not include_background:
         probs, onehot = probs[:, 1:], onehot[:, 1:]
     return probs, onehot
@@ -121,11 +150,17 @@ def _nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 # --- cross-entropy and the U-Net weight map ------------------------------------------------
 
-def cross_entropy(logits, target, *, reduction: str = "mean") -> torch.Tensor:
+def cross_entropy(logits, target, *, reduction: str = "mean", ignore_index: int | None = None,
+                  check: bool = True) -> torch.Tensor:
     """Cross-entropy  CE = -log p_t  with p = softmax(logits) and t the target class.
 
     Equals ``torch.nn.functional.cross_entropy(logits, target)`` (the CE term of
     ``monai.losses.DiceCELoss``). ``reduction="none"`` gives the (B, *spatial) map.
+    Voxels whose target is ``ignore_index`` (unlabelled voxels of sparse
+    annotations) add nothing and get no gradient; the mean runs over the others
+    as ``torch.nn.functional.cross_entropy(..., ignore_index=...)`` (but is 0,
+    not NaN, when every voxel is ignored). ``check=False`` skips validating the
+    target (see :func:`dice_loss`).
 
     Examples
     --------
@@ -134,7 +169,14 @@ def cross_entropy(logits, target, *, reduction: str = "mean") -> torch.Tensor:
     >>> round(float(cross_entropy(logits, torch.zeros(1, 3, 3, dtype=torch.long))), 4)  # log(1 + e^-2)
     0.1269
     """
-    return _reduce(_nll(logits, _check_inputs(logits, target)), reduction)
+    labels, mask = _labels_and_mask(logits, target, ignore_index, check)
+    nll = _nll(logits, labels)
+    if mask is None:
+        return _reduce(nll, reduction)
+    nll = nll * mask
+    if reduction == "mean":
+        return nll.sum() / mask.sum().clamp(min=1)
+    return _reduce(nll, reduction)
 
 
 def weighted_cross_entropy(logits, target, weight_map, *, reduction: str = "mean") -> torch.Tensor:
@@ -253,7 +295,8 @@ def _class_weight_map(labels: np.ndarray, class_weights) -> np.ndarray:
 
 def dice_loss(logits, target, *, include_background: bool = True, squared: bool = False,
               batch: bool = False, smooth_nr: float = 1e-5, smooth_dr: float = 1e-5,
-              reduction: str = "mean") -> torch.Tensor:
+              reduction: str = "mean", ignore_index: int | None = None,
+              check: bool = True) -> torch.Tensor:
     """Soft Dice loss  1 - (2 sum p g + smooth_nr) / (sum p + sum g + smooth_dr)  per sample, class.
 
     Sums run over the voxels (and the batch too when ``batch=True``: batch Dice);
@@ -261,7 +304,10 @@ def dice_loss(logits, target, *, include_background: bool = True, squared: bool 
     denominator. ``"mean"`` averages the (B, C) values, ``"none"`` returns them
     ((C,) with ``batch=True``); ``include_background=False`` drops class 0.
     Equals ``monai.losses.DiceLoss(softmax=True, to_onehot_y=True)`` to 1e-6, with
-    the same keywords (``squared`` is MONAI's ``squared_pred``).
+    the same keywords (``squared`` is MONAI's ``squared_pred``). Voxels whose
+    target is ``ignore_index`` are left out of every sum (nnU-Net's ignore
+    label): they get no gradient. ``check=False`` skips validating the inputs,
+    which makes the CPU wait for the GPU; use it only on labels checked before.
 
     Examples
     --------
@@ -271,7 +317,7 @@ def dice_loss(logits, target, *, include_background: bool = True, squared: bool 
     >>> round(float(dice_loss(logits, target)), 4)              # near-perfect prediction
     0.0
     """
-    probs, onehot = _probs_and_onehot(logits, target, include_background)
+    probs, onehot = _probs_and_onehot(logits, target, include_background, ignore_index, check)
     dims = _sum_dims(probs, batch)
     intersection = (probs * onehot).sum(dims)
     pred_size = (probs**2).sum(dims) if squared else probs.sum(dims)
@@ -370,8 +416,8 @@ def focal_loss(logits, target, *, gamma: float = 2.0, alpha=None,
 
 
 def dice_ce_loss(logits, target, *, include_background: bool = True, batch: bool = False,
-                 squared: bool = False, lambda_dice: float = 1.0,
-                 lambda_ce: float = 1.0) -> torch.Tensor:
+                 squared: bool = False, lambda_dice: float = 1.0, lambda_ce: float = 1.0,
+                 ignore_index: int | None = None, check: bool = True) -> torch.Tensor:
     """lambda_ce * CE + lambda_dice * Dice loss: :func:`cross_entropy` + :func:`dice_loss` (means).
 
     CE always covers every class; ``include_background`` and ``batch`` apply to
@@ -380,7 +426,8 @@ def dice_ce_loss(logits, target, *, include_background: bool = True, batch: bool
     batch=True)`` is nnU-Net v2's default ``DC_and_CE_loss`` (CE - soft Dice,
     ``do_bg=False``, batch Dice, smooth 1e-5) plus the constant 1: same gradients;
     nnU-Net's deep-supervision weighting and ignore label are not included, and
-    its plans choose batch Dice per configuration.
+    its plans choose batch Dice per configuration. ``ignore_index`` and ``check``
+    apply to both terms (see :func:`cross_entropy`, :func:`dice_loss`).
 
     Examples
     --------
@@ -389,7 +436,7 @@ def dice_ce_loss(logits, target, *, include_background: bool = True, batch: bool
     >>> round(float(dice_ce_loss(torch.zeros(1, 2, 4, 4), target)), 4)  # log 2 + 0.5
     1.1931
     """
-    ce = cross_entropy(logits, target)
+    ce = cross_entropy(logits, target, ignore_index=ignore_index, check=check)
     dice = dice_loss(logits, target, include_background=include_background, batch=batch,
-                     squared=squared)
+                     squared=squared, ignore_index=ignore_index, check=False)  # CE checked it
     return lambda_ce * ce + lambda_dice * dice

@@ -383,3 +383,63 @@ def test_weight_map_feeds_weighted_cross_entropy():
     logits = torch.zeros(1, 2, *labels.shape)
     loss = losses.weighted_cross_entropy(logits, torch.from_numpy(labels)[None], w[None])
     assert float(loss) == pytest.approx(math.log(2) * float(w.mean(dtype=np.float64)), rel=1e-5)
+
+
+# --- sparse labels: ignore_index -----------------------------------------------------------
+
+def sparse_case(seed: int, ndim: int, n_classes: int = 3):
+    """A random case where about half the voxels are unlabelled (-1)."""
+    logits, labels = random_case(seed, ndim, n_classes, batch=1)
+    gen = torch.Generator().manual_seed(seed + 100)
+    labels[torch.rand(labels.shape, generator=gen) < 0.5] = -1
+    return logits, labels
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_cross_entropy_ignore_index_equals_torch(seed, ndim):
+    logits, labels = sparse_case(seed, ndim)
+    expected = F.cross_entropy(logits, labels, ignore_index=-1)
+    assert torch.allclose(losses.cross_entropy(logits, labels, ignore_index=-1), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", ["dice", "dice_ce"])
+def test_overlap_losses_with_ignore_index_equal_the_loss_on_labelled_voxels_only(seed, name):
+    # Reference: MONAI's loss on the labelled voxels alone, laid out as a (1, C, N, 1) image.
+    logits, labels = sparse_case(seed, 3)
+    labelled = labels[0] >= 0
+    only_logits = logits[0][:, labelled][None, :, :, None]
+    only_labels = labels[0][labelled][None, None, :, None]
+    if name == "dice":
+        ours = losses.dice_loss(logits, labels, ignore_index=-1)
+        reference = monai_losses.DiceLoss(softmax=True, to_onehot_y=True)(only_logits, only_labels)
+    else:
+        ours = losses.dice_ce_loss(logits, labels, ignore_index=-1)
+        reference = monai_losses.DiceCELoss(softmax=True, to_onehot_y=True)(only_logits, only_labels)
+    assert torch.allclose(ours, reference.double(), atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", [losses.cross_entropy, losses.dice_loss, losses.dice_ce_loss])
+def test_unlabelled_voxels_get_no_gradient(loss):
+    logits, labels = sparse_case(0, 2)
+    logits.requires_grad_(True)
+    loss(logits, labels, ignore_index=-1).backward()
+    unlabelled = (labels == -1).unsqueeze(1).expand_as(logits)
+    assert torch.all(logits.grad[unlabelled] == 0)
+    assert torch.all(logits.grad[~unlabelled].abs().sum() > 0)
+
+
+def test_check_false_gives_the_same_loss_without_validating():
+    logits, labels = sparse_case(1, 2)
+    checked = losses.dice_ce_loss(logits, labels, ignore_index=-1)
+    assert torch.equal(losses.dice_ce_loss(logits, labels, ignore_index=-1, check=False), checked)
+    with pytest.raises(InvalidImageError, match="class indices"):
+        losses.dice_ce_loss(logits, labels)  # -1 without ignore_index is an error
+
+
+def test_every_voxel_ignored_gives_zero_not_nan():
+    logits = torch.randn(1, 2, 3, 3, requires_grad=True)
+    labels = torch.full((1, 3, 3), -1)
+    value = losses.cross_entropy(logits, labels, ignore_index=-1)
+    assert value.item() == 0.0
