@@ -1,0 +1,113 @@
+"""Compare a student's answer with the reference value, in the grading process.
+
+Numbers match within ``atol + rtol * |expected|``; NaN matches NaN and an
+infinity matches the same infinity. Arrays must have the expected shape and
+match element-wise the same way. The comparison runs in the parent, so
+whatever a submission does to numpy in its own process cannot change it.
+Messages are for students: "expected nan, got 0.0".
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = ["compare", "describe"]
+
+
+def describe(value) -> str:
+    """A short, readable rendering of a value for feedback.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> describe(float("nan")), describe(np.zeros((2, 3))), describe(3)
+    ('nan', 'an array of shape (2, 3), dtype float64', '3')
+    """
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return f"an array of shape {value.shape}, dtype {value.dtype}"
+    if isinstance(value, np.ndarray):
+        value = value.item()
+    if isinstance(value, float):
+        return repr(round(value, 10)) if math.isfinite(value) else repr(value)
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def compare(expected, got, *, rtol: float = 1e-6, atol: float = 1e-9) -> tuple[bool, str]:
+    """Whether `got` matches `expected`, and why not.
+
+    Examples
+    --------
+    >>> compare(float("nan"), 0.0)
+    (False, 'expected nan, got 0.0')
+    >>> compare(1.0, 1.0 + 1e-9)
+    (True, '')
+    >>> compare(np.ones((2, 2)), np.ones((2, 3)))
+    (False, 'expected an array of shape (2, 2), got shape (2, 3)')
+    """
+    if isinstance(expected, (tuple, list)):
+        return _compare_sequence(expected, got, rtol, atol)
+    expected_array = np.asarray(expected)
+    if expected_array.ndim == 0 and _is_number(expected):
+        return _compare_number(expected_array.item(), got, rtol, atol)
+    return _compare_array(expected_array, got, rtol, atol)
+
+
+def _is_number(value) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and value.dtype.kind in "iufb"
+    return isinstance(value, numbers.Number) and not isinstance(value, complex)
+
+
+def _compare_number(expected, got, rtol, atol) -> tuple[bool, str]:
+    if isinstance(got, (bool, np.bool_)) and not isinstance(expected, bool):
+        return False, f"expected {describe(expected)}, got the bool {got} (return a number)"
+    if not _is_number(got):
+        return False, f"expected the number {describe(expected)}, got {describe(got)}"
+    value = float(np.asarray(got).item())
+    if _close(float(expected), value, rtol, atol):
+        return True, ""
+    return False, f"expected {describe(float(expected))}, got {describe(value)}"
+
+
+def _close(expected: float, got: float, rtol: float, atol: float) -> bool:
+    if math.isnan(expected) or math.isnan(got):
+        return math.isnan(expected) and math.isnan(got)
+    if math.isinf(expected) or math.isinf(got):
+        return expected == got
+    return abs(got - expected) <= atol + rtol * abs(expected)
+
+
+def _compare_array(expected: np.ndarray, got, rtol, atol) -> tuple[bool, str]:
+    if not isinstance(got, np.ndarray):
+        return False, f"expected {describe(expected)}, got {describe(got)}"
+    if got.shape != expected.shape:
+        return False, f"expected an array of shape {expected.shape}, got shape {got.shape}"
+    if expected.dtype.kind in "iufb" and got.dtype.kind not in "iufb":
+        return False, f"expected numbers, got an array of dtype {got.dtype}"
+    e, g = expected.astype(np.float64), got.astype(np.float64)
+    both_nan = np.isnan(e) & np.isnan(g)
+    same_inf = np.isinf(e) & (e == g)
+    with np.errstate(invalid="ignore"):
+        close = both_nan | same_inf | (np.abs(g - e) <= atol + rtol * np.abs(e))
+    if close.all():
+        return True, ""
+    bad = np.argwhere(~close)
+    first = tuple(int(i) for i in bad[0])
+    return False, (f"{len(bad)} of {e.size} values differ; first at index {first}: expected "
+                   f"{describe(float(e[first]))}, got {describe(float(g[first]))}")
+
+
+def _compare_sequence(expected, got, rtol, atol) -> tuple[bool, str]:
+    if not isinstance(got, (list, tuple)) or len(got) != len(expected):
+        return False, f"expected {len(expected)} values, got {describe(got)}"
+    for index, (e, g) in enumerate(zip(expected, got)):
+        ok, message = compare(e, g, rtol=rtol, atol=atol)
+        if not ok:
+            return False, f"item {index}: {message}"
+    return True, ""
