@@ -18,7 +18,8 @@ __version__ = "0.1.0"
 
 # Public submodules, imported lazily (PEP 562) on first attribute access.
 _SUBMODULES = frozenset({
-    "cli", "datasets", "errors", "features", "io", "labeling", "losses", "metrics", "pixel_classifier",
+    "cli", "datasets", "errors", "features", "grading", "io", "labeling", "losses", "metrics", "models",
+    "pixel_classifier", "training",
 })
 
 __all__ = ["__version__", *sorted(_SUBMODULES)]

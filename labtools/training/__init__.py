@@ -1,0 +1,30 @@
+"""Training segmentation networks: :func:`fit`, its live curves, checkpoints and data handling.
+
+``fit`` is one explicit loop (``labtools/training/loop.py``); ``fit_iter``
+yields its per-epoch records for GUIs. Every run writes ``history.csv``,
+``curves.png``, ``last.pt`` and ``best.pt`` into its output folder.
+
+Examples
+--------
+>>> from labtools.training import UNLABELLED, labels_from_scribbles
+>>> labels_from_scribbles([0, 3]).tolist(), UNLABELLED
+([-1, 2], -1)
+"""
+
+from labtools.training.callbacks import Callback, CSVLogger, CurvesFile, NotebookCurves, TerminalProgress
+from labtools.training.checkpoint import load_checkpoint
+from labtools.training.data import UNLABELLED, labels_from_scribbles, normalize_intensity
+from labtools.training.devices import seed_everything, select_device
+from labtools.training.history import History
+from labtools.training.iterate import fit_iter
+from labtools.training.live import LiveCurves
+from labtools.training.loop import LOSSES, fit
+from labtools.training.predict import load_model, predict
+from labtools.training.sparse import training_pair_from_session
+
+__all__ = [
+    "fit", "fit_iter", "History", "LOSSES", "UNLABELLED", "labels_from_scribbles", "normalize_intensity",
+    "training_pair_from_session", "predict", "load_model", "load_checkpoint", "seed_everything",
+    "select_device", "Callback", "CSVLogger", "CurvesFile", "NotebookCurves", "TerminalProgress",
+    "LiveCurves",
+]

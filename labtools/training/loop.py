@@ -1,0 +1,279 @@
+"""fit(): the training loop, written to be read top to bottom.
+
+Patches are sampled from cases cached in memory (on the GPU when they fit), so
+there is no DataLoader and no worker process; each step is forward, loss,
+backward, optimizer step. Once per epoch the loop reads the loss back from the
+device, validates whole volumes, saves checkpoints and reports to callbacks.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from labtools import losses
+from labtools.errors import TrainingError
+from labtools.models import size_divisor
+from labtools.training import checkpoint as ckpt
+from labtools.training.callbacks import call, default_callbacks
+from labtools.training.data import UNLABELLED, prepare_cases
+from labtools.training.devices import DistributedContext, describe_device, seed_everything
+from labtools.training.history import History
+from labtools.training.sampling import PatchSampler, default_patch_size
+from labtools.training.validation import validate
+
+__all__ = ["fit", "LOSSES"]
+
+LOSSES = {"dice_ce": losses.dice_ce_loss, "cross_entropy": losses.cross_entropy, "dice": losses.dice_loss}
+
+
+def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_epoch: int = 50,
+        batch_size: int = 8, patch_size=None, fg_ratio: float = 0.5, lr: float = 1e-3,
+        weight_decay: float = 1e-5, augment: bool = True, max_time: float | None = None,
+        patience: int | None = None, seed: int = 0, device="auto", amp: bool = True,
+        compile: bool = False, out=None, resume=False, live="auto", callbacks=()) -> History:
+    """Train a segmentation network on (image, labels) pairs; returns the per-epoch history.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps (B, C, *spatial) to (B, K, *spatial) logits, e.g. from
+        :func:`labtools.models.make_model` (then checkpoints can rebuild it).
+    train, val : sequence of (image, labels)
+        Images as :class:`~labtools.io.Image` or arrays; labels as class
+        indices 0..K-1, and ``UNLABELLED`` (-1) for voxels without a label
+        (scribbles: see :func:`~labtools.training.labels_from_scribbles`),
+        which get no loss and no gradient. Checked before training starts.
+        Validation runs on whole volumes after every epoch.
+    loss : {"dice_ce", "cross_entropy", "dice"} or callable
+        A :mod:`labtools.losses` function by name, or ``loss(logits, labels)``.
+    epochs, steps_per_epoch : int
+        An epoch is ``steps_per_epoch`` optimizer steps (patches make the
+        usual "one pass over the data" meaningless).
+    batch_size, patch_size, fg_ratio
+        Patches per step, their size (default: the images' size up to 128 in
+        2D / 96 in 3D, a multiple of what the network needs), and the share of
+        patches centred on a foreground voxel.
+    lr, weight_decay : float
+        AdamW's parameters.
+    augment : bool
+        MONAI random flips, intensity scale/shift and noise.
+    max_time : float, optional
+        Seconds of training in this call; no epoch starts that would end later.
+    patience : int, optional
+        Stop after this many epochs without a better validation Dice.
+    seed : int
+        Seeds the generators; patches depend only on (seed, step).
+    device : str
+        "auto" (CUDA, then MPS, then CPU), or a torch device name.
+    amp : bool
+        bf16 autocast on CUDA (ignored elsewhere).
+    compile : bool
+        ``torch.compile`` the network (checkpoints keep the plain module).
+    out : path, optional
+        Folder for ``last.pt``, ``best.pt``, ``history.csv``, ``curves.png``
+        (default ``runs/<date-time>``).
+    resume : bool or path
+        Continue from ``out/last.pt`` (or the given checkpoint): weights,
+        optimizer, step, history and random state, up to ``epochs`` in all.
+    live : {"auto", "notebook", "terminal", None}
+        Progress display; "auto" chooses the notebook inside Jupyter.
+    callbacks : sequence
+        More callbacks (see :mod:`labtools.training.callbacks`).
+
+    Returns
+    -------
+    History
+
+    Examples
+    --------
+    >>> from labtools import datasets, models
+    >>> from labtools.training import fit
+    >>> pairs = [datasets.phantom((32, 32), seed=s) for s in range(3)]
+    >>> net = models.make_model("tiny_unet", 2, 1, 5, channels=(4, 8))
+    >>> history = fit(net, pairs[:2], pairs[2:], epochs=2, steps_per_epoch=3, batch_size=2,
+    ...               out=getfixture("tmp_path"), live=None)
+    >>> [record["epoch"] for record in history], "val_dice" in history[-1]
+    ([1, 2], True)
+    """
+    # --- where, and on what ---------------------------------------------------------------------
+    context = DistributedContext(device)
+    device, is_main = context.device, context.is_main
+    seed_everything(seed + context.rank)
+    dims, in_channels, n_classes = _model_io(model)
+    train_cases = prepare_cases(train, n_classes=n_classes, in_channels=in_channels,
+                                spatial_dims=dims, what="training")
+    val_cases = [] if val is None else prepare_cases(val, n_classes=n_classes, in_channels=in_channels,
+                                                     spatial_dims=dims, what="validation")
+    patch_size = _check_patch(patch_size or default_patch_size(train_cases, size_divisor(model), dims),
+                              dims, size_divisor(model))
+    sampler = PatchSampler(train_cases, patch_size, batch_size, fg_ratio=fg_ratio, augment=augment,
+                           seed=seed, rank=context.rank, device=device)
+    if _fits_on(device, train_cases):
+        sampler.to(device)  # cache the volumes on the GPU: a step copies nothing from the host
+    loss_fn = _loss_function(loss, ignore_index=UNLABELLED if sampler.sparse else None)
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+    # --- a new run, or the continuation of an interrupted one -----------------------------------
+    out = _run_folder(out, resume)
+    history, start_epoch, step, best = History(), 0, 0, -math.inf
+    if resume:
+        state = ckpt.load_checkpoint(out / "last.pt" if resume is True else resume)
+        ckpt.check_resumable(state, model)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history, start_epoch, step, best = History(state["history"]), state["epoch"], state["step"], state["best"]
+        ckpt.set_rng_state(state["rng"])
+    if start_epoch >= epochs:
+        raise TrainingError(f"the run in {out} already has {start_epoch} epochs; ask for more than "
+                            f"{start_epoch} epochs to continue it")
+    config = {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "batch_size": batch_size,
+              "patch_size": list(patch_size), "fg_ratio": fg_ratio, "lr": lr, "loss": str(loss),
+              "seed": seed, "augment": augment, "sparse": sampler.sparse, "world_size": context.world_size}
+
+    use_amp = amp and device.type == "cuda"   # bf16 keeps float32's range: no loss scaling needed
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed patch size: let cuDNN pick its fastest kernels
+    network = context.wrap(torch.compile(model) if compile else model)
+    callbacks = [*default_callbacks(out, live), *callbacks] if is_main else []
+    if is_main and live is not None:
+        print(f"labtools.training.fit: training on {describe_device(device)}"
+              + (f" x {context.world_size} processes" if context.world_size > 1 else ""))
+    call(callbacks, "on_train_begin", {
+        "out": out, "device": describe_device(device), "epochs": epochs, "steps_per_epoch": steps_per_epoch,
+        "start_epoch": start_epoch, "start_step": step,
+        "parameters": sum(p.numel() for p in model.parameters())})
+
+    # --- the loop ------------------------------------------------------------------------------
+    previous_time = history[-1]["time"] if len(history) else 0.0
+    started, reason = time.perf_counter(), f"reached {epochs} epochs"
+    try:
+        for epoch in range(start_epoch + 1, epochs + 1):
+            epoch_start = time.perf_counter()
+            network.train()
+            loss_sum = torch.zeros((), device=device)
+            for _ in range(steps_per_epoch):
+                images, labels = sampler.batch(step)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    logits = network(images)
+                loss_value = loss_fn(logits.float(), labels)  # the loss itself in float32
+                optimizer.zero_grad(set_to_none=True)
+                loss_value.backward()
+                optimizer.step()
+                loss_sum += loss_value.detach()  # stays on the device: no wait for the GPU here
+                step += 1
+                call(callbacks, "on_step_end", step)
+            train_loss = float(loss_sum) / steps_per_epoch  # the one GPU synchronisation per epoch
+            train_seconds = time.perf_counter() - epoch_start
+            if not math.isfinite(train_loss):
+                raise TrainingError(
+                    f"the training loss became {train_loss} in epoch {epoch}: lower the learning rate "
+                    f"(lr={lr}) or check the images; {out / 'last.pt'} holds the last good epoch")
+
+            record = {"epoch": epoch, "step": step, "time": None, "train_loss": train_loss,
+                      "lr": optimizer.param_groups[0]["lr"], "steps_per_s": steps_per_epoch / train_seconds}
+            if val_cases and is_main:
+                record.update(validate(model, val_cases, patch_size, loss_fn=loss_fn, n_classes=n_classes,
+                                       device=device, batch_size=batch_size, amp=use_amp))
+            record["time"] = previous_time + time.perf_counter() - started
+            history.append(record)
+
+            stop = False
+            if is_main:
+                score = record["val_dice"] if val_cases else -train_loss  # no validation: lowest loss
+                if score > best or not (out / "best.pt").exists():
+                    best = score
+                    _save(out / "best.pt", model, optimizer, epoch, step, history, best, config)
+                _save(out / "last.pt", model, optimizer, epoch, step, history, best, config)
+                stop = call(callbacks, "on_epoch_end", record, history)
+                reason = "stopped by a callback" if stop else reason
+                epoch_seconds = time.perf_counter() - epoch_start  # the next epoch will take as long
+                stop, reason = _should_stop(stop, reason, history, patience, max_time,
+                                            time.perf_counter() - started, epoch_seconds)
+            if context.agree(stop):
+                break
+    except BaseException as error:
+        reason = f"{type(error).__name__}: {error}"
+        raise
+    finally:
+        call(callbacks, "on_train_end", history, reason)
+        context.close()
+    return history
+
+
+# --- helpers the loop calls once ------------------------------------------------------------------
+
+def _model_io(model) -> tuple[int, int, int]:
+    """(spatial dims, input channels, classes) of a network, from make_model's record or its layers."""
+    spec = getattr(ckpt.unwrap(model), "labtools_spec", None)
+    if spec:
+        return spec["spatial_dims"], spec["in_channels"], spec["out_channels"]
+    convolutions = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
+    if not convolutions:
+        raise TrainingError("cannot tell the network's input and output channels: build it with "
+                            "labtools.models.make_model, or use a network made of Conv2d/Conv3d layers")
+    dims = 2 if isinstance(convolutions[0], torch.nn.Conv2d) else 3
+    return dims, convolutions[0].in_channels, convolutions[-1].out_channels
+
+
+def _check_patch(patch_size, dims: int, divisor: int) -> tuple[int, ...]:
+    patch_size = tuple(int(p) for p in patch_size)
+    if len(patch_size) != dims or any(p % divisor for p in patch_size):
+        raise TrainingError(f"patch_size {patch_size} must have {dims} sizes, each a multiple of "
+                            f"{divisor} (the network halves the grid {int(math.log2(divisor))} times)")
+    return patch_size
+
+
+def _fits_on(device: torch.device, cases) -> bool:
+    """Whether caching every case on `device` leaves most of its memory to the network."""
+    if device.type == "cpu":
+        return False  # already there
+    size = sum(c.image.numel() * c.image.element_size() + c.labels.numel() * 2 for c in cases)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return size < 0.3 * free
+    return size < 2**30
+
+
+def _loss_function(loss, ignore_index):
+    if callable(loss):
+        return loss
+    if loss not in LOSSES:
+        raise TrainingError(f"unknown loss {loss!r}; choose {', '.join(LOSSES)} or pass a function")
+    # The labels were checked once by prepare_cases; check=False spares a GPU sync per step.
+    return partial(LOSSES[loss], ignore_index=ignore_index, check=False)
+
+
+def _run_folder(out, resume) -> Path:
+    out = Path(out) if out is not None else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    if resume is True and not (out / "last.pt").is_file():
+        raise TrainingError(f"nothing to resume: {out / 'last.pt'} does not exist; start without resume")
+    if not resume and (out / "last.pt").exists():
+        raise TrainingError(f"{out} already holds a training run (last.pt); resume it with "
+                            "resume=True (--resume), or choose another output folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _save(path, model, optimizer, epoch, step, history, best, config) -> None:
+    ckpt.save_checkpoint(path, model=model, optimizer=optimizer, epoch=epoch, step=step,
+                         history=history, best=best, config=config)
+
+
+def _should_stop(stop, reason, history, patience, max_time, elapsed, epoch_seconds):
+    """Early stopping and the time budget, after an epoch; returns (stop, reason)."""
+    if stop:
+        return stop, reason
+    if patience and len(history) > patience:
+        best = history.best("val_dice")
+        if best is not None and history[-1]["epoch"] - best["epoch"] >= patience:
+            return True, (f"early stopping: no better validation Dice for {patience} epochs "
+                          f"(best {best['val_dice']:.4f} at epoch {best['epoch']})")
+    if max_time is not None and elapsed + max(epoch_seconds, 0.0) > max_time:
+        return True, f"time budget of {max_time:g} s reached after {elapsed:.0f} s"
+    return False, reason
