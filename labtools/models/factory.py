@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from labtools.errors import InvalidImageError
@@ -162,7 +161,7 @@ def count_parameters(model: nn.Module) -> int:
 
     Examples
     --------
-    >>> count_parameters(torch.nn.Linear(3, 2))
+    >>> count_parameters(nn.Linear(3, 2))
     8
     """
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
