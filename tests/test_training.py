@@ -335,3 +335,36 @@ def test_live_curves_slow_down_when_drawing_is_expensive(monkeypatch):
     draws = sum(curves.update(history) for _ in range(200) if not setattr(clock, "now", clock.now + 0.5))
     # Drawing costs 0.1 s: at most 1 % of 100 s of wall time is 1 s, i.e. about 10 draws.
     assert draws <= 11
+
+
+def test_dense_cases_smaller_than_the_patch_train_with_their_padding_ignored(tmp_path):
+    # A 24x24 case under a 32x32 patch is padded with unlabelled voxels; the loss must skip them.
+    small, large = datasets.phantom((24, 24), seed=1), datasets.phantom((48, 48), seed=2)
+    for loss in ("dice_ce", "dice", "cross_entropy"):
+        history = fit(tiny(), [small, large], out=tmp_path / loss, loss=loss, **FAST)
+        assert math.isfinite(history[-1]["train_loss"])
+
+
+def test_patience_without_validation_data_is_refused(tmp_path):
+    with pytest.raises(TrainingError, match="give validation data"):
+        fit(tiny(), phantoms(1), out=tmp_path, patience=3, **FAST)
+
+
+def test_resume_uses_the_learning_rate_given_now(tmp_path):
+    fit(tiny(), phantoms(1), out=tmp_path, **FAST)
+    history = fit(tiny(), phantoms(1), out=tmp_path, resume=True, lr=5e-4, **{**FAST, "epochs": 3})
+    assert [r["lr"] for r in history] == [1e-3, 1e-3, 5e-4]
+
+
+def test_a_validation_dice_of_nan_does_not_freeze_the_best_checkpoint(tmp_path):
+    # Validation labels with no foreground at all: Dice is NaN (nothing to find) until the network
+    # predicts some foreground; best.pt must still follow real scores once they come.
+    image, labels = datasets.phantom((32, 32), seed=3)
+    history = fit(tiny(), phantoms(1), [(image, np.zeros_like(labels))], out=tmp_path,
+                  **{**FAST, "epochs": 3})
+    best = load_checkpoint(tmp_path / "best.pt")
+    finite = [r for r in history if not math.isnan(r["val_dice"])]
+    if finite:  # the best checkpoint holds the best finite score
+        assert best["best"] == max(r["val_dice"] for r in finite)
+    else:
+        assert best["best"] == -math.inf and best["epoch"] == 1

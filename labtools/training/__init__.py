@@ -19,12 +19,12 @@ from labtools.training.history import History
 from labtools.training.iterate import fit_iter
 from labtools.training.live import LiveCurves
 from labtools.training.loop import LOSSES, fit
-from labtools.training.predict import load_model, predict
+from labtools.training.predict import load_model, predict, segment
 from labtools.training.sparse import training_pair_from_session
 
 __all__ = [
     "fit", "fit_iter", "History", "LOSSES", "UNLABELLED", "labels_from_scribbles", "normalize_intensity",
-    "training_pair_from_session", "predict", "load_model", "load_checkpoint", "seed_everything",
+    "training_pair_from_session", "predict", "segment", "load_model", "load_checkpoint", "seed_everything",
     "select_device", "Callback", "CSVLogger", "CurvesFile", "NotebookCurves", "TerminalProgress",
     "LiveCurves",
 ]

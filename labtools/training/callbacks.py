@@ -83,8 +83,7 @@ class TerminalProgress(Callback):
     def on_train_begin(self, run) -> None:
         from tqdm.auto import tqdm
 
-        print(f"training on {run['device']}: {run['parameters']:,} parameters, writing to {run['out']}",
-              file=self.file)
+        print(f"{run['parameters']:,} parameters; writing to {run['out']}", file=self.file)
         total = run["epochs"] * run["steps_per_epoch"]
         self.bar = tqdm(total=total, initial=run["start_step"], unit="step", file=self.file,
                         dynamic_ncols=True, desc="fit")

@@ -109,6 +109,16 @@ class DistributedContext:
         dist.broadcast(tensor, src=0)
         return bool(tensor.item())
 
+    def mean(self, value: float) -> float:
+        """The mean of `value` over the processes (the value itself with one process)."""
+        if self.world_size == 1:
+            return value
+        import torch.distributed as dist
+
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor)
+        return float(tensor.item()) / self.world_size
+
     def close(self) -> None:
         if self.started_here:
             import torch.distributed as dist

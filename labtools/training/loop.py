@@ -63,7 +63,8 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     augment : bool
         MONAI random flips, intensity scale/shift and noise.
     max_time : float, optional
-        Seconds of training in this call; no epoch starts that would end later.
+        Seconds for this call. The last epoch is cut short (fewer steps) so
+        that its validation and checkpoint still fit in the budget.
     patience : int, optional
         Stop after this many epochs without a better validation Dice.
     seed : int
@@ -115,7 +116,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
                            seed=seed, rank=context.rank, device=device)
     if _fits_on(device, train_cases):
         sampler.to(device)  # cache the volumes on the GPU: a step copies nothing from the host
-    loss_fn = _loss_function(loss, ignore_index=UNLABELLED if sampler.sparse else None)
+    loss_fn = _loss_function(loss, ignore_index=UNLABELLED if sampler.has_unlabelled else None)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
 
@@ -127,8 +128,12 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
         ckpt.check_resumable(state, model)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:  # the moments come back; the rates are today's choice
+            group.update(lr=lr, weight_decay=weight_decay)
         history, start_epoch, step, best = History(state["history"]), state["epoch"], state["step"], state["best"]
         ckpt.set_rng_state(state["rng"])
+    if patience and not val:
+        raise TrainingError("patience (early stopping) watches the validation Dice: give validation data")
     if start_epoch >= epochs:
         raise TrainingError(f"the run in {out} already has {start_epoch} epochs; ask for more than "
                             f"{start_epoch} epochs to continue it")
@@ -143,7 +148,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     callbacks = [*default_callbacks(out, live), *callbacks] if is_main else []
     if is_main and live is not None:
         print(f"labtools.training.fit: training on {describe_device(device)}"
-              + (f" x {context.world_size} processes" if context.world_size > 1 else ""))
+              + (f" x {context.world_size} processes" if context.world_size > 1 else ""), flush=True)
     call(callbacks, "on_train_begin", {
         "out": out, "device": describe_device(device), "epochs": epochs, "steps_per_epoch": steps_per_epoch,
         "start_epoch": start_epoch, "start_step": step,
@@ -152,12 +157,15 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     # --- the loop ------------------------------------------------------------------------------
     previous_time = history[-1]["time"] if len(history) else 0.0
     started, reason = time.perf_counter(), f"reached {epochs} epochs"
+    budget = _TimeBudget(max_time, started)
     try:
         for epoch in range(start_epoch + 1, epochs + 1):
             epoch_start = time.perf_counter()
             network.train()
-            loss_sum = torch.zeros((), device=device)
+            loss_sum, steps_done = torch.zeros((), device=device), 0
             for _ in range(steps_per_epoch):
+                if steps_done and context.world_size == 1 and budget.no_time_for_a_step():
+                    break  # end this epoch early, leaving time to validate and save it
                 images, labels = sampler.batch(step)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     logits = network(images)
@@ -166,35 +174,38 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
                 loss_value.backward()
                 optimizer.step()
                 loss_sum += loss_value.detach()  # stays on the device: no wait for the GPU here
-                step += 1
+                step, steps_done = step + 1, steps_done + 1
                 call(callbacks, "on_step_end", step)
-            train_loss = float(loss_sum) / steps_per_epoch  # the one GPU synchronisation per epoch
+            # The one GPU synchronisation per epoch (and, with several processes, their mean).
+            train_loss = context.mean(float(loss_sum) / steps_done)
             train_seconds = time.perf_counter() - epoch_start
+            budget.step_seconds = train_seconds / steps_done
             if not math.isfinite(train_loss):
                 raise TrainingError(
                     f"the training loss became {train_loss} in epoch {epoch}: lower the learning rate "
                     f"(lr={lr}) or check the images; {out / 'last.pt'} holds the last good epoch")
 
             record = {"epoch": epoch, "step": step, "time": None, "train_loss": train_loss,
-                      "lr": optimizer.param_groups[0]["lr"], "steps_per_s": steps_per_epoch / train_seconds}
+                      "lr": optimizer.param_groups[0]["lr"], "steps_per_s": steps_done / train_seconds}
             if val_cases and is_main:
+                validation_start = time.perf_counter()
                 record.update(validate(model, val_cases, patch_size, loss_fn=loss_fn, n_classes=n_classes,
                                        device=device, batch_size=batch_size, amp=use_amp))
+                budget.validation_seconds = time.perf_counter() - validation_start
             record["time"] = previous_time + time.perf_counter() - started
             history.append(record)
 
             stop = False
             if is_main:
                 score = record["val_dice"] if val_cases else -train_loss  # no validation: lowest loss
+                score = -math.inf if math.isnan(score) else score  # NaN: no foreground anywhere yet
                 if score > best or not (out / "best.pt").exists():
                     best = score
                     _save(out / "best.pt", model, optimizer, epoch, step, history, best, config)
                 _save(out / "last.pt", model, optimizer, epoch, step, history, best, config)
                 stop = call(callbacks, "on_epoch_end", record, history)
                 reason = "stopped by a callback" if stop else reason
-                epoch_seconds = time.perf_counter() - epoch_start  # the next epoch will take as long
-                stop, reason = _should_stop(stop, reason, history, patience, max_time,
-                                            time.perf_counter() - started, epoch_seconds)
+                stop, reason = _should_stop(stop, reason, history, patience, budget)
             if context.agree(stop):
                 break
     except BaseException as error:
@@ -265,7 +276,7 @@ def _save(path, model, optimizer, epoch, step, history, best, config) -> None:
                          history=history, best=best, config=config)
 
 
-def _should_stop(stop, reason, history, patience, max_time, elapsed, epoch_seconds):
+def _should_stop(stop, reason, history, patience, budget):
     """Early stopping and the time budget, after an epoch; returns (stop, reason)."""
     if stop:
         return stop, reason
@@ -274,6 +285,23 @@ def _should_stop(stop, reason, history, patience, max_time, elapsed, epoch_secon
         if best is not None and history[-1]["epoch"] - best["epoch"] >= patience:
             return True, (f"early stopping: no better validation Dice for {patience} epochs "
                           f"(best {best['val_dice']:.4f} at epoch {best['epoch']})")
-    if max_time is not None and elapsed + max(epoch_seconds, 0.0) > max_time:
-        return True, f"time budget of {max_time:g} s reached after {elapsed:.0f} s"
+    if budget.no_time_for_a_step():
+        return True, budget.reason()
     return False, reason
+
+
+class _TimeBudget:
+    """``max_time`` seconds from `started`: is there time for one more step and a validation?"""
+
+    def __init__(self, max_time, started: float):
+        self.max_time, self.started = max_time, started
+        self.step_seconds = self.validation_seconds = 0.0  # measured as training goes
+
+    def no_time_for_a_step(self) -> bool:
+        if self.max_time is None:
+            return False
+        needed = self.step_seconds + self.validation_seconds
+        return time.perf_counter() - self.started + needed > self.max_time
+
+    def reason(self) -> str:
+        return f"time budget of {self.max_time:g} s reached after {time.perf_counter() - self.started:.0f} s"

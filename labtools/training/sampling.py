@@ -81,6 +81,8 @@ class PatchSampler:
         self.sparse = any(case.sparse for case in cases)  # before padding adds unlabelled voxels
         self._extent = [case.shape for case in cases]     # where random centres may fall
         self.cases = [_pad_to(case, self.patch_size) for case in cases]
+        # Padding adds unlabelled voxels even to dense labels: the loss must then ignore them.
+        self.has_unlabelled = self.sparse or any(p.shape != c.shape for p, c in zip(self.cases, cases))
         # Candidate centres as flat indices, kept on the CPU: choosing one never waits for the GPU.
         if self.sparse:
             self._pool = [np.flatnonzero((c.labels != UNLABELLED).numpy().ravel()) for c in self.cases]
