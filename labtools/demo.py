@@ -111,6 +111,31 @@ def step_pixel_classifier(state: DemoState) -> list[str]:
     return lines
 
 
+def step_training(state: DemoState) -> list[str]:
+    """Train the lesson's small U-Net on 2D phantoms for 15 s and score it on unseen ones."""
+    from labtools.datasets import PHANTOM_CLASSES, phantom
+    from labtools.models import make_model
+    from labtools.training import fit, seed_everything
+
+    train = [phantom((96, 96), n_lesions=2, seed=s) for s in range(12)]
+    val = [phantom((96, 96), n_lesions=2, seed=1000 + s) for s in range(3)]
+    seed_everything(0)
+    model = make_model("tiny_unet", 2, in_channels=1, out_channels=len(PHANTOM_CLASSES),
+                       channels=(16, 32, 64))
+    out = state.out / "training"
+    if (out / "last.pt").exists():  # a rerun of the demo starts a fresh run
+        for name in ("last.pt", "best.pt", "history.csv", "curves.png"):
+            (out / name).unlink(missing_ok=True)
+    history = fit(model, train, val, epochs=100, steps_per_epoch=20, batch_size=8, max_time=15,
+                  out=out, live=None)
+    best = history.best("val_dice")
+    lines = [f"training: TinyUNet on 12 2D phantoms, {best['step']} steps in {history[-1]['time']:.0f} s; "
+             f"best validation Dice {best['val_dice']:.3f} (epoch {best['epoch']}); "
+             f"curves in training/curves.png"]
+    lines += [f"    {k} {name:<14} Dice {best[f'val_dice_{k}']:.3f}" for k, name in PHANTOM_CLASSES.items()]
+    return lines
+
+
 def step_montage(state: DemoState) -> list[str]:
     """Draw every dataset loaded so far in three planes with its labels."""
     import matplotlib
@@ -132,7 +157,7 @@ def step_montage(state: DemoState) -> list[str]:
 
 
 STEPS: list[Callable[[DemoState], list[str]]] = [
-    step_phantom, step_mni152, step_metrics, step_pixel_classifier, step_montage,
+    step_phantom, step_mni152, step_metrics, step_pixel_classifier, step_training, step_montage,
 ]
 
 

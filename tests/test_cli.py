@@ -12,6 +12,7 @@ import pytest
 
 from labtools import io
 from labtools.cli import COMMANDS, main
+from labtools.training import History
 
 
 def _cli(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -89,6 +90,10 @@ def test_demo_writes_report_and_montage(tmp_path):
     assert "mni152" in report and "white matter" in report
     assert "nearest-mean intensity classifier" in report and "4 lesion" in report
     assert "pixel classifier:" in report and "random forest on 49 features" in report
+    assert "training: TinyUNet" in report
+    history = History.from_csv(tmp_path / "out" / "training" / "history.csv")
+    assert history[-1]["time"] <= 15 and f"best validation Dice {max(history.column('val_dice')):.3f}" in report
+    assert (tmp_path / "out" / "training" / "curves.png").is_file()
     from PIL import Image as PILImage
 
     montage = np.asarray(PILImage.open(tmp_path / "out" / "montage.png").convert("L"))

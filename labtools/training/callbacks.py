@@ -109,6 +109,9 @@ class NotebookCurves(Callback):
 
         self.live = LiveCurves(publish or notebook_publisher(), **throttle)
 
+    def on_train_begin(self, run) -> None:
+        self.live.epochs = run["epochs"]
+
     def on_epoch_end(self, record, history) -> bool:
         self.live.update(history)
         return False

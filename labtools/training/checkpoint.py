@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 from labtools.errors import CorruptFileError, MissingFileError, TrainingError
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "library_versions",
-           "unwrap", "check_resumable"]
+           "unwrap", "check_resumable", "link_as"]
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -79,6 +80,23 @@ def save_checkpoint(path, *, model, optimizer, epoch: int, step: int, history, b
     torch.save(state, temporary)
     os.replace(temporary, path)  # atomic on POSIX: readers see the old file or the new one
     return path
+
+
+def link_as(source, target) -> Path:
+    """Give `source` a second name, `target`, atomically (a copy where links are not supported).
+
+    :func:`save_checkpoint` replaces files rather than rewriting them, so the
+    two names part ways as soon as `source` is saved again.
+    """
+    source, target = Path(source), Path(target)
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    try:
+        os.link(source, temporary)
+    except OSError:  # file systems without hard links
+        shutil.copyfile(source, temporary)
+    os.replace(temporary, target)
+    return target
 
 
 def load_checkpoint(path) -> dict:

@@ -142,6 +142,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
               "seed": seed, "augment": augment, "sparse": sampler.sparse, "world_size": context.world_size}
 
     use_amp = amp and device.type == "cuda"   # bf16 keeps float32's range: no loss scaling needed
+    cudnn_benchmark = torch.backends.cudnn.benchmark  # restored at the end: it is process-wide
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed patch size: let cuDNN pick its fastest kernels
     network = context.wrap(torch.compile(model) if compile else model)
@@ -188,10 +189,8 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
             record = {"epoch": epoch, "step": step, "time": None, "train_loss": train_loss,
                       "lr": optimizer.param_groups[0]["lr"], "steps_per_s": steps_done / train_seconds}
             if val_cases and is_main:
-                validation_start = time.perf_counter()
                 record.update(validate(model, val_cases, patch_size, loss_fn=loss_fn, n_classes=n_classes,
                                        device=device, batch_size=batch_size, amp=use_amp))
-                budget.validation_seconds = time.perf_counter() - validation_start
             record["time"] = previous_time + time.perf_counter() - started
             history.append(record)
 
@@ -199,12 +198,14 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
             if is_main:
                 score = record["val_dice"] if val_cases else -train_loss  # no validation: lowest loss
                 score = -math.inf if math.isnan(score) else score  # NaN: no foreground anywhere yet
-                if score > best or not (out / "best.pt").exists():
-                    best = score
-                    _save(out / "best.pt", model, optimizer, epoch, step, history, best, config)
+                improved = score > best or not (out / "best.pt").exists()
+                best = max(best, score)
                 _save(out / "last.pt", model, optimizer, epoch, step, history, best, config)
+                if improved:  # best.pt becomes a second name of this very file: no second write
+                    ckpt.link_as(out / "last.pt", out / "best.pt")
                 stop = call(callbacks, "on_epoch_end", record, history)
                 reason = "stopped by a callback" if stop else reason
+                budget.tail_seconds = time.perf_counter() - epoch_start - train_seconds
                 stop, reason = _should_stop(stop, reason, history, patience, budget)
             if context.agree(stop):
                 break
@@ -214,6 +215,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     finally:
         call(callbacks, "on_train_end", history, reason)
         context.close()
+        torch.backends.cudnn.benchmark = cudnn_benchmark
     return history
 
 
@@ -291,16 +293,19 @@ def _should_stop(stop, reason, history, patience, budget):
 
 
 class _TimeBudget:
-    """``max_time`` seconds from `started`: is there time for one more step and a validation?"""
+    """``max_time`` seconds from `started`: is there time for one more step and the epoch's end?"""
 
     def __init__(self, max_time, started: float):
         self.max_time, self.started = max_time, started
-        self.step_seconds = self.validation_seconds = 0.0  # measured as training goes
+        # Measured as training goes: one step, and what follows the steps of an epoch
+        # (validation, checkpoint, callbacks).
+        self.step_seconds = self.tail_seconds = 0.0
 
     def no_time_for_a_step(self) -> bool:
         if self.max_time is None:
             return False
-        needed = self.step_seconds + self.validation_seconds
+        # 1.5 x the last epoch's end: validation time varies when other programs share the CPU.
+        needed = self.step_seconds + 1.5 * self.tail_seconds
         return time.perf_counter() - self.started + needed > self.max_time
 
     def reason(self) -> str:
