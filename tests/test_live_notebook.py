@@ -13,7 +13,7 @@ from labtools import datasets, models
 from labtools.training import NotebookCurves, fit
 pairs = [datasets.phantom((32, 32), seed=s) for s in range(3)]
 net = models.make_model("tiny_unet", 2, 1, 5, channels=(4, 8))
-curves = NotebookCurves(min_interval=0.0, max_share=1.0)   # draw after every epoch
+curves = NotebookCurves(min_interval=0.0, max_share=1e9)   # no throttle: draw after every epoch
 history = fit(net, pairs[:2], pairs[2:], epochs=4, steps_per_epoch=2, batch_size=2,
               patch_size=(32, 32), out="run", live=None, callbacks=[curves])
 """
