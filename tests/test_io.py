@@ -305,6 +305,10 @@ def test_looks_like_labels(tmp_path, small_volume):
     assert not io.looks_like_labels(io.Image(np.arange(100 * 100, dtype=np.int16).reshape(100, 100)))
     named = io.load(io.save(small_volume, tmp_path / "case_seg.nii.gz"))  # float, but named as labels
     assert io.looks_like_labels(named)
+    # Several channels (a 4D file of per-class maps) are not one label map, whatever the name.
+    channels = np.zeros((3, 4, 4, 4), np.uint8)
+    stack = io.load(io.save(io.Image(channels, channel_axis=0), tmp_path / "classes_seg.nii.gz"))
+    assert stack.channel_axis == 0 and not io.looks_like_labels(stack)
 
 
 # --- what users see of the atomic write ----------------------------------------------------

@@ -195,7 +195,8 @@ def looks_like_labels(image: Image) -> bool:
 
     True when the file name ends in ``_seg``, ``_label(s)``, ``_mask`` or
     ``_dseg`` (before the extension), or when the array is integer-typed with
-    at most 64 distinct values. Viewers use this to open a file as labels.
+    at most 64 distinct values. A multi-channel image (4D NIfTI, RGB) is never
+    a label map, whatever its name. Viewers use this to open a file as labels.
 
     Examples
     --------
@@ -205,6 +206,8 @@ def looks_like_labels(image: Image) -> bool:
     >>> looks_like_labels(Image(np.linspace(0, 1, 4).reshape(2, 2)))
     False
     """
+    if image.channel_axis is not None:
+        return False
     if image.path is not None:
         stem = image.path.name.lower()
         for suffix in SUPPORTED_SUFFIXES:
@@ -212,7 +215,7 @@ def looks_like_labels(image: Image) -> bool:
         if stem.endswith(_LABEL_NAME_ENDINGS):
             return True
     array = image.array
-    if array.dtype.kind not in "iub" or image.channel_axis is not None:
+    if array.dtype.kind not in "iub":
         return False
     return len(np.unique(array)) <= _MAX_LABEL_VALUES
 
