@@ -454,3 +454,20 @@ def test_saved_classifier_is_used_until_the_first_change(tmp_path, phantom_sessi
     fresh.add_stroke(np.s_[0, 0], 1)
     with pytest.raises(LabtoolsError, match="only class 1"):
         fresh.update()
+
+
+def test_set_classifier_keeps_scribbles_and_history_and_refits():
+    from labtools.pixel_classifier import PixelClassifier
+
+    image, truth = datasets.phantom((32, 32), n_lesions=0, seed=0)
+    session = LabelingSession(image)
+    session.add_stroke(truth == 0, 1)
+    session.add_stroke(np.argwhere(truth == 3)[:20], 2)
+    session.update()
+    assert not session.needs_fit
+    session.set_classifier(PixelClassifier(sigmas=(1.0,), n_estimators=10))
+    assert session.needs_fit and session.prediction is None
+    assert session.can_undo and session.class_counts() == {1: int((truth == 0).sum()), 2: 20}
+    session.update()
+    assert session.classifier.sigmas == (1.0,) and session.classifier.n_features_in_ > 0
+    assert session.undo() and session.class_counts() == {1: int((truth == 0).sum())}

@@ -488,6 +488,32 @@ class LabelingSession:
         segmentation = self.segmentation if fresh else self.predict_volume(progress=progress)
         return io.save(self.image.with_array(segmentation), path)
 
+    def set_classifier(self, classifier) -> None:
+        """Go on with another classifier (new features, or one loaded from a file).
+
+        Scribbles, undo history and autosave stay as they are. A fitted
+        classifier is used as is until the scribbles change; an unfitted one
+        is fitted on the current scribbles at the next update. Results of the
+        old classifier are dropped.
+
+        Examples
+        --------
+        >>> from labtools.pixel_classifier import PixelClassifier
+        >>> session = LabelingSession(np.zeros((8, 8), np.float32))
+        >>> _ = session.add_stroke(([1], [1]), 1)
+        >>> session.set_classifier(PixelClassifier(sigmas=(1.0,)))
+        >>> session.needs_fit, session.can_undo
+        (True, True)
+        """
+        classifier = _as_classifier(classifier)
+        with self._fit_lock, self._lock:  # never while a fit or a prediction runs
+            self.classifier = classifier
+            self._fitted_version = self._version if _is_fitted(classifier) else None
+            self._fitted_here = False
+            self.prediction = self.uncertainty = self.prediction_roi = None
+            self.segmentation = self._segmentation_version = None
+        self._notify("classifier")
+
     def _fit_if_needed(self):
         with self._lock:
             if not self.needs_fit:
