@@ -16,7 +16,7 @@ def image_to_layer(image: Image, name: str, *, as_labels: bool | None = None) ->
     save labels back on the exact grid.
     """
     if as_labels is None:
-        as_labels = looks_like_labels(image)
+        as_labels = looks_like_labels(image)  # never for multi-channel images
     kwargs = {
         "name": name,
         "scale": tuple(image.spacing),

@@ -1,12 +1,27 @@
-"""npe2 reader: ``.nii``/``.nii.gz`` through :func:`labtools.io.load`."""
+"""npe2 reader: ``.nii``/``.nii.gz`` through :func:`labtools.io.load`.
+
+A file labtools cannot read (corrupt, truncated, more than 4D, a ``.gz``
+name on an uncompressed file) is reported as a napari error notification
+carrying labtools' own message, and no layer is added. The reader then
+returns npe2's "opened, but no layers" sentinel ``[(None,)]``: an empty list
+or an exception would make napari report its own generic error (a
+``ValueError`` from npe2, or a traceback and the reader-choice dialog in the
+GUI) instead of ours.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from napari.utils.notifications import show_error, show_info
+
+from labtools.errors import LabtoolsError
 from labtools.io import load
 
 from napari_plugin._layers import image_to_layer
+
+#: What npe2 and napari take as "the file was handled and holds no layer".
+NO_LAYERS = [(None,)]
 
 
 def get_reader(path):
@@ -18,12 +33,35 @@ def get_reader(path):
     return read_nifti_layers
 
 
-def read_nifti_layers(path):
-    """Read one NIfTI file into a list with one napari layer-data tuple."""
+def read_nifti_layers(path, stack: bool = False):
+    """Read NIfTI files into napari layer-data tuples.
+
+    Parameters
+    ----------
+    path : str or list of str
+        One file, or several (each becomes its own layers).
+    stack : bool
+        Passed by npe2; files are never stacked into one layer.
+
+    Returns
+    -------
+    list of tuple
+        ``(data, kwargs, layer_type)`` per layer; a 4D file gives one Image
+        layer per channel. ``[(None,)]`` when no file could be read: the
+        reason has been shown as a notification.
+    """
     paths = path if isinstance(path, list) else [path]
     layers = []
     for item in paths:
-        image = load(item, allow_nonfinite=True)
+        try:
+            # NaN voxels are drawn by napari as they are; refusing them would hide the data.
+            image = load(item, allow_nonfinite=True)
+        except LabtoolsError as err:
+            show_error(str(err))
+            continue
         name = Path(item).name.removesuffix(".gz").removesuffix(".nii")
+        if image.channel_axis is not None:
+            show_info(f"{Path(item).name}: {image.n_channels} volumes along the 4th axis, "
+                      f"opened as {image.n_channels} channel layers")
         layers.append(image_to_layer(image, name))
-    return layers
+    return layers or NO_LAYERS
