@@ -49,10 +49,10 @@ class TrainingJob:
             from labtools.training.sources import load_source
 
             return load_source(self.folder, self.dims)
-        from napari_plugin._training_data import pairs_from_arrays
+        from labtools.training.split import split_one_image
 
-        return pairs_from_arrays(self.image, self.labels, dims=self.dims, axis=self.axis,
-                                 scribbles=self.scribbles, n_classes=self.n_classes)
+        return split_one_image(self.image, self.labels, dims=self.dims, axis=self.axis,
+                               scribbles=self.scribbles, n_classes=self.n_classes)
 
 
 def train(job: TrainingJob):
@@ -113,12 +113,7 @@ def apply(checkpoint: Path, image: io.Image, *, axis: int = -1, offset: int = 0)
     try:
         model, config = load_model(checkpoint, device="auto")
         patch_size = config["patch_size"]
-        array = image.array
-        if len(patch_size) == 2 and array.ndim == 3:
-            # segment() slices along the last axis: bring the training axis there and back.
-            result = np.moveaxis(segment(model, np.moveaxis(array, axis, -1), patch_size=patch_size), -1, axis)
-        else:
-            result = segment(model, array, patch_size=patch_size)
+        result = segment(model, image.array, patch_size=patch_size, axis=axis)
         return "done", (result.astype(np.int32) + offset)
     except LabtoolsError as err:
         return "failed", str(err)

@@ -5,7 +5,7 @@ the chosen layers on the GUI thread, then :func:`napari_plugin._training_jobs.tr
 runs :func:`labtools.training.fit_iter` in a napari thread worker and hands back
 one record per epoch, which the GUI thread draws (:class:`CurvesPlot`). How one
 image is split into training and validation parts is
-:mod:`napari_plugin._training_data`. User guide: ``docs/napari-training.md``.
+:func:`labtools.training.split.split_one_image`. User guide: ``docs/napari-training.md``.
 """
 
 from __future__ import annotations

@@ -368,3 +368,26 @@ def test_a_validation_dice_of_nan_does_not_freeze_the_best_checkpoint(tmp_path):
         assert best["best"] == max(r["val_dice"] for r in finite)
     else:
         assert best["best"] == -math.inf and best["epoch"] == 1
+
+
+def test_split_of_one_volume_never_validates_on_training_voxels():
+    from labtools.io import Image
+    from labtools.training.split import split_one_image
+
+    rng = np.random.default_rng(0)
+    image = Image(rng.random((20, 12, 10)).astype(np.float32))
+    labels = np.zeros((20, 12, 10), np.uint8)
+    labels[2:18, 3:9, 3:9] = 1
+    sliced = split_one_image(image, labels, dims=2, axis=0)
+    assert (len(sliced.train), len(sliced.val)) == (13, 3)  # 16 labelled slices, every 5th validates
+    seen = {pair[0].tobytes() for pair in sliced.train}
+    assert not any(pair[0].tobytes() in seen for pair in sliced.val)
+    halves = split_one_image(image, labels, dims=3)
+    np.testing.assert_array_equal(halves.train[0][0], image.array[:10])
+    np.testing.assert_array_equal(halves.val[0][0], image.array[10:])
+    strokes = np.zeros_like(labels)
+    strokes[3, 4, 4], strokes[4, 8, 8] = 1, 2  # strokes in the first half only
+    sparse = split_one_image(image, strokes, dims=3, scribbles=True)
+    assert sparse.val == [] and sparse.n_classes == 2
+    assert sparse.train[0][1][3, 4, 4] == 0 and sparse.train[0][1][0, 0, 0] == -1
+    assert "training without validation" in sparse.notes[-1]

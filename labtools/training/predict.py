@@ -70,8 +70,8 @@ def predict(model, image, *, patch_size, batch_size: int = 4, probabilities: boo
     return logits.argmax(1)[0].cpu().numpy().astype(np.uint8)
 
 
-def segment(model, image, *, patch_size, batch_size: int = 4) -> np.ndarray:
-    """Classes of every voxel; a 2D network segments a 3D image slice by slice (last axis).
+def segment(model, image, *, patch_size, batch_size: int = 4, axis: int = -1) -> np.ndarray:
+    """Classes of every voxel; a 2D network segments a 3D image slice by slice along `axis`.
 
     Examples
     --------
@@ -79,6 +79,8 @@ def segment(model, image, *, patch_size, batch_size: int = 4) -> np.ndarray:
     >>> net = make_model("tiny_unet", 2, 1, 3, channels=(4, 8)).eval()
     >>> segment(net, np.random.rand(20, 30, 4), patch_size=(16, 16)).shape
     (20, 30, 4)
+    >>> segment(net, np.random.rand(5, 16, 24), patch_size=(16, 16), axis=0).shape
+    (5, 16, 24)
     """
     array = image.array if isinstance(image, Image) else np.asarray(image)
     has_channels = isinstance(image, Image) and image.channel_axis is not None
@@ -88,6 +90,7 @@ def segment(model, image, *, patch_size, batch_size: int = 4) -> np.ndarray:
     if spatial_ndim != len(patch_size) + 1:
         raise TrainingError(f"a {len(patch_size)}D network cannot segment an image of shape "
                             f"{array.shape}")
-    slices = [predict(model, np.take(array, k, axis=-1), patch_size=patch_size, batch_size=batch_size)
-              for k in range(array.shape[-1])]
-    return np.stack(slices, axis=-1)
+    axis = axis % spatial_ndim + has_channels  # an axis of the spatial grid, after the channels
+    slices = [predict(model, np.take(array, k, axis=axis), patch_size=patch_size, batch_size=batch_size)
+              for k in range(array.shape[axis])]
+    return np.stack(slices, axis=axis - has_channels)

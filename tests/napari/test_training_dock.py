@@ -16,7 +16,6 @@ import pytest
 from qtpy.QtCore import QTimer
 
 from labtools.metrics import dice
-from napari_plugin._training_data import pairs_from_arrays
 from napari_plugin.training_dock import PREDICTION_LAYER, TrainingDock
 
 pytestmark = pytest.mark.gui
@@ -222,28 +221,6 @@ def test_bad_inputs_show_labtools_messages_without_crashing(make_napari_viewer, 
     dock.train_button.click()
     assert any("patch size: write whole numbers" in m for m in _errors_after(start))
     assert dock.train_button.isEnabled()
-
-
-def test_split_of_one_volume_never_validates_on_training_voxels():
-    from labtools.io import Image
-
-    rng = np.random.default_rng(0)
-    image = Image(rng.random((20, 12, 10)).astype(np.float32))
-    labels = np.zeros((20, 12, 10), np.uint8)
-    labels[2:18, 3:9, 3:9] = 1
-    sliced = pairs_from_arrays(image, labels, dims=2, axis=0)
-    assert (len(sliced.train), len(sliced.val)) == (13, 3)  # 16 labelled slices, every 5th validates
-    seen = {pair[0].tobytes() for pair in sliced.train}
-    assert not any(pair[0].tobytes() in seen for pair in sliced.val)
-    halves = pairs_from_arrays(image, labels, dims=3)
-    np.testing.assert_array_equal(halves.train[0][0], image.array[:10])
-    np.testing.assert_array_equal(halves.val[0][0], image.array[10:])
-    strokes = np.zeros_like(labels)
-    strokes[3, 4, 4], strokes[4, 8, 8] = 1, 2  # strokes in the first half only
-    sparse = pairs_from_arrays(image, strokes, dims=3, scribbles=True)
-    assert sparse.val == [] and sparse.n_classes == 2
-    assert sparse.train[0][1][3, 4, 4] == 0 and sparse.train[0][1][0, 0, 0] == -1
-    assert "training without validation" in sparse.notes[-1]
 
 
 def test_training_from_a_folder(make_napari_viewer, qtbot, tmp_path):

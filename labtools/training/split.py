@@ -1,4 +1,4 @@
-"""Training and validation pairs from one image and its labels (the Training dock's data rule).
+"""Training and validation pairs from one image and its labels (what the napari Training dock uses).
 
 One volume gives no second subject to validate on, so it is split in space,
 the simplest split that never scores the network on voxels it trained on:
@@ -13,7 +13,6 @@ Scribbles (0 = unlabelled, classes 1..K) become training labels with
 :func:`labtools.training.labels_from_scribbles`. A validation part without a
 single labelled voxel (strokes in one half only, fewer than five scribbled
 slices) is dropped: the run trains without validation, and a note says so.
-No Qt here: the dock calls this in a worker thread.
 """
 
 from __future__ import annotations
@@ -24,12 +23,12 @@ from labtools import io
 from labtools.training import labels_from_scribbles
 from labtools.training.sources import TrainingData, slices_2d
 
-__all__ = ["pairs_from_arrays", "VALIDATE_EVERY"]
+__all__ = ["split_one_image", "VALIDATE_EVERY"]
 
 VALIDATE_EVERY = 5  # in 2D, every fifth labelled slice validates
 
 
-def pairs_from_arrays(image: io.Image, labels: np.ndarray, *, dims: int, axis: int = -1,
+def split_one_image(image: io.Image, labels: np.ndarray, *, dims: int, axis: int = -1,
                       scribbles: bool = False, n_classes: int | None = None) -> TrainingData:
     """Split one image and its labels into training and validation pairs.
 
@@ -61,10 +60,10 @@ def pairs_from_arrays(image: io.Image, labels: np.ndarray, *, dims: int, axis: i
     --------
     >>> image = io.Image(np.random.rand(10, 8, 6))
     >>> labels = np.zeros((10, 8, 6), np.uint8); labels[2:8, 2:6, :] = 1
-    >>> data = pairs_from_arrays(image, labels, dims=2, axis=-1)
+    >>> data = split_one_image(image, labels, dims=2, axis=-1)
     >>> len(data.train), len(data.val), data.n_classes
     (5, 1, 2)
-    >>> data = pairs_from_arrays(image, labels, dims=3)
+    >>> data = split_one_image(image, labels, dims=3)
     >>> data.train[0][0].shape, data.val[0][0].shape
     ((5, 8, 6), (5, 8, 6))
     """
@@ -95,4 +94,4 @@ def pairs_from_arrays(image: io.Image, labels: np.ndarray, *, dims: int, axis: i
         top = max((int(np.max(part)) for _, part in train + val), default=0)
         n_classes = max(top + 1, 2)
     classes = {k: str(k + 1 if scribbles else k) for k in range(n_classes)}
-    return TrainingData(train, val, classes, description="current layers", notes=notes)
+    return TrainingData(train, val, classes, description="one image", notes=notes)
