@@ -21,10 +21,11 @@ from labtools.training.live import LiveCurves
 from labtools.training.loop import LOSSES, fit
 from labtools.training.predict import load_model, predict, segment
 from labtools.training.sparse import training_pair_from_session
+from labtools.training.split import split_one_image
 
 __all__ = [
     "fit", "fit_iter", "History", "LOSSES", "UNLABELLED", "labels_from_scribbles", "normalize_intensity",
-    "training_pair_from_session", "predict", "segment", "load_model", "load_checkpoint", "seed_everything",
+    "training_pair_from_session", "split_one_image", "predict", "segment", "load_model", "load_checkpoint", "seed_everything",
     "select_device", "Callback", "CSVLogger", "CurvesFile", "NotebookCurves", "TerminalProgress",
     "LiveCurves",
 ]
