@@ -40,10 +40,18 @@ from scipy import ndimage as ndi
 from labtools.errors import InvalidImageError
 
 __all__ = ["feature_stack", "feature_names", "region_slices", "FEATURES", "DEFAULT_SIGMAS", "TRUNCATE",
-           "eigenvalues_symmetric"]
+           "FEATURE_PRESETS", "eigenvalues_symmetric"]
 
 FEATURES = ("gaussian", "log", "gradient", "dog", "structure", "hessian")
 DEFAULT_SIGMAS = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
+# Named (sigmas, features) choices that the napari dock and the notebook offer. "ilastik" is the
+# default; the smaller ones trade accuracy for a faster first update (the feature bank of the
+# whole image is computed once, on the first fit).
+FEATURE_PRESETS: dict[str, tuple[tuple[float, ...], tuple[str, ...]]] = {
+    "ilastik (7 scales, all filters)": (DEFAULT_SIGMAS, FEATURES),
+    "fast (3 scales, all filters)": ((1.0, 3.5, 10.0), FEATURES),
+    "intensity and edges": ((0.7, 1.6, 3.5, 5.0), ("gaussian", "gradient", "dog")),
+}
 TRUNCATE = 3.5
 DOG_RATIO = 0.66
 STRUCTURE_OUTER = 0.5

@@ -6,18 +6,11 @@ from qtpy.QtCore import Signal
 from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGridLayout, QLineEdit, QWidget
 
 from labtools.errors import InvalidImageError
-from labtools.features import DEFAULT_SIGMAS, FEATURES
+from labtools.features import FEATURE_PRESETS as PRESETS
+from labtools.features import FEATURES
 
 __all__ = ["FeatureSettings", "PRESETS"]
 
-# Named choices of PixelClassifier(sigmas=..., features=...). "ilastik" is the
-# core's default; the smaller ones trade accuracy for a faster first update
-# (the feature bank of the whole image is computed once, on the first refit).
-PRESETS: dict[str, tuple[tuple[float, ...], tuple[str, ...]]] = {
-    "ilastik (7 scales, all filters)": (DEFAULT_SIGMAS, FEATURES),
-    "fast (3 scales, all filters)": ((1.0, 3.5, 10.0), FEATURES),
-    "intensity and edges": ((0.7, 1.6, 3.5, 5.0), ("gaussian", "gradient", "dog")),
-}
 CUSTOM = "custom"
 
 

@@ -130,3 +130,13 @@ def test_out_buffer_in_any_layout():
     assert np.shares_memory(result, voxel_major)
     with pytest.raises(InvalidImageError, match="out has shape"):
         feature_stack(image, out=np.empty((3, 14, 12, 10), np.float32))
+
+
+def test_every_preset_is_a_valid_feature_bank():
+    from labtools.features import FEATURE_PRESETS, FEATURES, feature_names
+
+    image = np.random.default_rng(0).random((12, 12, 12)).astype(np.float32)
+    for name, (sigmas, features) in FEATURE_PRESETS.items():
+        assert set(features) <= set(FEATURES), name
+        stack = feature_stack(image, sigmas=sigmas, features=features)
+        assert stack.shape == (len(feature_names(3, sigmas=sigmas, features=features)), *image.shape), name
