@@ -88,6 +88,12 @@ def _corpus(outside: Path, folder: Path) -> dict[str, str]:
                                   "    pred, ref =", 1)),
         "broken.ipynb": '{"cells": [{"cell_type": "code", "source": ["def dice_score(',
         "syntax.py": _cells("def dice_score(pred, ref)\n    return 1.0", CORRECT_HAUSDORFF),
+        # Correct, but returning what numpy arithmetic gives: np.float64 and a 0-d array.
+        "numpy_scalars.py": _cells(
+            CORRECT_DICE.replace("else float(2 * (pred & ref).sum() / total)",
+                                 "else 2 * np.sum(pred & ref) / total"),
+            CORRECT_HAUSDORFF.replace("return float(max(to_b[a].max(), to_a[b].max()))",
+                                      "return np.array(max(to_b[a].max(), to_a[b].max()))")),
         "borrower.py": _cells("from labtools.metrics import dice\n"
                               "def dice_score(pred, ref):\n    return dice(pred, ref)",
                               CORRECT_HAUSDORFF),
@@ -134,7 +140,7 @@ def test_grade_finishes_in_bounded_time_and_writes_every_output(graded):
     assert graded["status"] == 0
     assert graded["seconds"] < 60
     students = set(graded["rows"])
-    assert len(students) == 12
+    assert len(students) == 13
     assert {p.stem for p in (graded["out"] / "feedback").iterdir()} == students
     assert {p.stem for p in (graded["out"] / "results").iterdir()} == students
     header = next(csv.reader((graded["out"] / "grades.csv").open()))
@@ -208,3 +214,9 @@ def test_broken_notebook_json_scores_zero_with_a_reason(graded):
     assert graded["rows"]["broken"]["total"] == "0"
     reason = _reason(graded, "broken", "dice_score")
     assert "not a valid notebook" in reason and "JSON is broken" in reason
+
+
+def test_numpy_scalars_and_0d_arrays_count_as_numbers(graded):
+    # np.float64 is what 2 * np.sum(...) / total returns: a correct answer, whatever its type.
+    assert _points(graded, "numpy_scalars", "dice_score") == 4
+    assert _points(graded, "numpy_scalars", "hausdorff_distance") == 6

@@ -168,7 +168,8 @@ def encode(value, np):
         if value.dtype.name not in OK_DTYPES:
             raise TypeError(f"an array of dtype {value.dtype}, which cannot be graded "
                             "(return numbers)")
-        array = np.ascontiguousarray(value)
+        # Not np.ascontiguousarray: it turns a 0-d value (np.float64(0.5)) into shape (1,).
+        array = np.array(value, order="C", copy=True)
         return {"__ndarray__": [array.dtype.name, list(array.shape),
                                 base64.b64encode(array.tobytes()).decode("ascii")]}
     if isinstance(value, (list, tuple)):

@@ -38,7 +38,8 @@ def encode(value):
     [array([0, 1, 2], dtype=uint8), 2.5]
     """
     if isinstance(value, np.ndarray):
-        array = np.ascontiguousarray(value)
+        # Not np.ascontiguousarray: it turns a 0-d value (np.float64(0.5)) into shape (1,).
+        array = np.array(value, order="C", copy=True)
         return {"__ndarray__": [array.dtype.name, list(array.shape),
                                 base64.b64encode(array.tobytes()).decode("ascii")]}
     if isinstance(value, np.generic):
