@@ -116,6 +116,7 @@ def graded(tmp_path_factory):
     submissions.mkdir()
     for name, text in _corpus(outside, folder).items():
         (submissions / name).write_text(text)
+    (submissions / "notes.txt").write_text("not a submission")
     out = root / "out"
     start = time.perf_counter()
     status = cli.main(["grade", str(folder), str(submissions), "--out", str(out), "--quiet"])
@@ -220,3 +221,14 @@ def test_numpy_scalars_and_0d_arrays_count_as_numbers(graded):
     # np.float64 is what 2 * np.sum(...) / total returns: a correct answer, whatever its type.
     assert _points(graded, "numpy_scalars", "dice_score") == 4
     assert _points(graded, "numpy_scalars", "hausdorff_distance") == 6
+
+
+def test_files_that_are_not_submissions_are_named_in_a_warning(graded, tmp_path, capsys):
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    (submissions / "ann.py").write_text(_cells(CORRECT_DICE, CORRECT_HAUSDORFF))
+    (submissions / "bob.txt").write_text("my answers are in the email")
+    status = cli.main(["grade", str(graded["folder"]), str(submissions), "--out", str(tmp_path / "out"),
+                       "--quiet"])
+    assert status == 0
+    assert "not graded, not .ipynb or .py: bob.txt" in capsys.readouterr().err

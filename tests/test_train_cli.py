@@ -148,3 +148,26 @@ def test_torchrun_runs_the_train_command(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     history = History.from_csv(tmp_path / "run" / "history.csv")
     assert len(history) == 1 and history[0]["step"] == 4
+
+
+def test_a_folder_of_0_255_masks_is_refused_with_a_remapping_hint(tmp_path, capsys):
+    for sub in ("images", "labels"):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+    for seed in range(2):
+        image, labels = datasets.phantom((32, 32, 16), seed=seed)
+        io.save(image, tmp_path / "data" / "images" / f"case{seed}.nii.gz")
+        io.save(((labels > 0) * 255).astype(np.uint8), tmp_path / "data" / "labels" / f"case{seed}.nii.gz",
+                affine=image.affine)
+    status = cli.main(["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "run")])
+    assert status == 2 and "labels // 255" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--epochs", "0", "epochs must be at least 1"),
+    ("--lr", "-1", "lr must not be negative"),
+    ("--patch-size", "0,0", "positive multiple"),
+])
+def test_impossible_numbers_are_one_line_errors(tmp_path, capsys, option, value, message):
+    status = cli.main(["train", *SMALL, option, value, "--out", str(tmp_path / "run")])
+    assert status == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run" / "last.pt").exists()

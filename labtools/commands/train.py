@@ -9,6 +9,8 @@ Interrupted runs continue with --resume (same --out).
 
 from __future__ import annotations
 
+import sys
+
 NAME = "train"
 HELP = "train a segmentation network (U-Net and friends) -> checkpoints, history.csv, curves.png"
 
@@ -56,12 +58,17 @@ def run(args) -> int:
     seed_everything(args.seed)  # the same seed gives the same initial weights
     model = make_model(args.model, args.dims, data.in_channels, data.n_classes,
                        channels=_ints(args.channels, "--channels"))
-    history = fit(model, data.train, data.val, loss=args.loss, epochs=args.epochs,
-                  steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-                  patch_size=_ints(args.patch_size, "--patch-size"), lr=args.lr,
-                  augment=not args.no_augment, max_time=args.max_time, patience=args.patience,
-                  seed=args.seed, device=args.device, amp=not args.no_amp, compile=args.compile,
-                  out=args.out, resume=args.resume, live=None if args.quiet else "terminal")
+    try:
+        history = fit(model, data.train, data.val, loss=args.loss, epochs=args.epochs,
+                      steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+                      patch_size=_ints(args.patch_size, "--patch-size"), lr=args.lr,
+                      augment=not args.no_augment, max_time=args.max_time, patience=args.patience,
+                      seed=args.seed, device=args.device, amp=not args.no_amp, compile=args.compile,
+                      out=args.out, resume=args.resume, live=None if args.quiet else "terminal")
+    except KeyboardInterrupt:
+        print(f"the finished epochs are saved in {args.out}; to continue, run the same command "
+              "with --resume", file=sys.stderr)
+        raise
     best = history.best("val_dice")
     if best is not None:
         print(f"best validation Dice {best['val_dice']:.4f} at epoch {best['epoch']}; "

@@ -192,7 +192,18 @@ def grade(folder, submissions, out, *, workers: int | None = None, progress=None
         results = list(pool.map(one, paths.items()))
     files = write_reports(out, assignment, results)
     return GradeReport(assignment, results, files, time.perf_counter() - start, layers,
-                       _warnings(assignment))
+                       _warnings(assignment) + _skipped_files(Path(submissions), paths))
+
+
+def _skipped_files(folder: Path, graded: dict[str, Path]) -> list[str]:
+    """A warning naming files in the submissions folder that were not graded (e.g. alice.txt)."""
+    taken = set(graded.values())
+    skipped = sorted(p.name for p in folder.iterdir()
+                     if p.is_file() and not p.name.startswith(".") and p not in taken)
+    if not skipped:
+        return []
+    return [f"not graded, not .ipynb or .py: {', '.join(skipped[:10])}"
+            + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")]
 
 
 def _warnings(assignment: Assignment) -> list[str]:

@@ -102,6 +102,8 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     ([1, 2], True)
     """
     # --- where, and on what ---------------------------------------------------------------------
+    _check_options(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr,
+                   weight_decay=weight_decay, max_time=max_time, patience=patience)
     context = DistributedContext(device)
     device, is_main = context.device, context.is_main
     seed_everything(seed + context.rank)
@@ -157,7 +159,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
 
     # --- the loop ------------------------------------------------------------------------------
     previous_time = history[-1]["time"] if len(history) else 0.0
-    started, reason = time.perf_counter(), f"reached {epochs} epochs"
+    started, reason = time.perf_counter(), f"reached {epochs} epoch{'s' * (epochs != 1)}"
     budget = _TimeBudget(max_time, started)
     try:
         for epoch in range(start_epoch + 1, epochs + 1):
@@ -210,7 +212,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
             if context.agree(stop):
                 break
     except BaseException as error:
-        reason = f"{type(error).__name__}: {error}"
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         raise
     finally:
         call(callbacks, "on_train_end", history, reason)
@@ -234,11 +236,21 @@ def _model_io(model) -> tuple[int, int, int]:
     return dims, convolutions[0].in_channels, convolutions[-1].out_channels
 
 
+def _check_options(**options) -> None:
+    """Numbers that must be positive (or not negative), checked before any work."""
+    for name in ("epochs", "steps_per_epoch", "batch_size"):
+        if options[name] < 1:
+            raise TrainingError(f"{name} must be at least 1, got {options[name]}")
+    for name in ("lr", "weight_decay", "max_time", "patience"):
+        if options[name] is not None and options[name] < 0:
+            raise TrainingError(f"{name} must not be negative, got {options[name]}")
+
+
 def _check_patch(patch_size, dims: int, divisor: int) -> tuple[int, ...]:
     patch_size = tuple(int(p) for p in patch_size)
-    if len(patch_size) != dims or any(p % divisor for p in patch_size):
-        raise TrainingError(f"patch_size {patch_size} must have {dims} sizes, each a multiple of "
-                            f"{divisor} (the network halves the grid {int(math.log2(divisor))} times)")
+    if len(patch_size) != dims or any(p % divisor or p < divisor for p in patch_size):
+        raise TrainingError(f"patch_size {patch_size} must have {dims} sizes, each a positive multiple "
+                            f"of {divisor} (the network halves the grid {int(math.log2(divisor))} times)")
     return patch_size
 
 

@@ -159,6 +159,12 @@ def _folder(folder: Path, dims: int, val_fraction: float) -> TrainingData:
         io.check_pair(image, labels)
         loaded.append((image, labels.array))
     classes = sorted({int(v) for _, labels in loaded for v in np.unique(labels)})
+    if classes[-1] + 1 > max(2 * len(classes), 4):
+        # e.g. masks saved as 0/255: a 256-class network would train, slowly and uselessly.
+        raise TrainingError(
+            f"the label files in {folder / labels_name} hold the values {classes[:8]}"
+            f"{'...' if len(classes) > 8 else ''}; classes must be 0..K-1. Remap them first "
+            "(e.g. a 0/255 mask: labels // 255)")
     train, val = _split(loaded, val_fraction)
     notes = [f"{len(lonely_images)} images without labels skipped"] if lonely_images else []
     return TrainingData(_as_dims(train, dims), _as_dims(val, dims),
