@@ -217,6 +217,10 @@ class TrainingDock(QWidget):
             self.status.setText(self.status.text() + " — stopping after this epoch …")
 
     def _job(self) -> TrainingJob:
+        given = self.out.text().strip()
+        if given and (Path(given) / "last.pt").exists():  # fit would refuse it; say it in dock terms
+            raise ValueError(f"{given} already holds a training run; choose another output folder, "
+                             "or leave the field empty for a new one")
         options = {"epochs": self.epochs.value(), "steps_per_epoch": self.steps.value(),
                    "batch_size": self.batch_size.value(), "lr": self.lr.value(),
                    "patch_size": _ints(self.patch_size.text(), "patch size"),

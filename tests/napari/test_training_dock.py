@@ -85,7 +85,8 @@ def _grab(widget) -> np.ndarray:
     return np.frombuffer(buffer, np.uint8).reshape(height, qimage.bytesPerLine() // 4, 4)[:, :width].copy()
 
 
-def test_training_on_the_phantom_draws_every_epoch_and_applies(make_napari_viewer, qtbot, tmp_path):
+def test_training_on_the_phantom_draws_every_epoch_and_applies(make_napari_viewer, qtbot, tmp_path,
+                                                               monkeypatch):
     viewer = make_napari_viewer(show=True)
     viewer.open_sample("labtools", "phantom")
     dock = _dock(viewer, tmp_path / "run", epochs=5, docked=True)
@@ -120,6 +121,12 @@ def test_training_on_the_phantom_draws_every_epoch_and_applies(make_napari_viewe
     np.testing.assert_array_equal(layer.metadata["affine"], image.metadata["affine"])
     assert dice(layer.data > 0, truth > 0) > 0.7  # brain against background, after 30 steps
     assert set(np.unique(layer.data)) <= set(range(5))
+    # Training again into the same folder: refused in the dock's words, the curves stay.
+    errors = []
+    monkeypatch.setattr("napari_plugin.training_dock.show_error", errors.append)
+    dock.start_training()
+    assert "already holds a training run; choose another output folder" in errors[-1]
+    assert dock.plot.points("train_loss")[0] == [1, 2, 3, 4, 5]
     viewer.layers["phantom labels"].visible = False  # the prediction over the image, alone
     viewer.layers.selection.active = layer
     canvas = viewer.screenshot(canvas_only=False, flash=False)
