@@ -119,8 +119,17 @@ class DistributedContext:
         dist.all_reduce(tensor)
         return float(tensor.item()) / self.world_size
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
+        """Leave the process group (if this context joined it).
+
+        After a normal end, the processes first wait for each other: one that
+        tears its group down while another still finishes its epoch can abort
+        in gloo's threads ("terminate called without an active exception").
+        After an error there is no waiting: the others may be gone.
+        """
         if self.started_here:
             import torch.distributed as dist
 
+            if finished:
+                dist.barrier()
             dist.destroy_process_group()

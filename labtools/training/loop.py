@@ -160,7 +160,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     # --- the loop ------------------------------------------------------------------------------
     previous_time = history[-1]["time"] if len(history) else 0.0
     started, reason = time.perf_counter(), f"reached {epochs} epoch{'s' * (epochs != 1)}"
-    budget = _TimeBudget(max_time, started)
+    budget, finished = _TimeBudget(max_time, started), False
     try:
         for epoch in range(start_epoch + 1, epochs + 1):
             epoch_start = time.perf_counter()
@@ -211,12 +211,13 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
                 stop, reason = _should_stop(stop, reason, history, patience, budget)
             if context.agree(stop):
                 break
+        finished = True
     except BaseException as error:
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         raise
     finally:
         call(callbacks, "on_train_end", history, reason)
-        context.close()
+        context.close(finished=finished)
         torch.backends.cudnn.benchmark = cudnn_benchmark
     return history
 
