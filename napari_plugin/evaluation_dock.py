@@ -9,7 +9,6 @@ policy of ``docs/metrics.md`` (+inf: exactly one mask empty; NaN: both).
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from qtpy.QtWidgets import (
 
 from labtools.errors import LabtoolsError
 from labtools.metrics import evaluate
+from labtools.metrics.batch import present_labels, write_csv
 
 __all__ = ["EvaluationDock", "COLUMNS", "format_value"]
 
@@ -189,7 +189,7 @@ class EvaluationDock(QWidget):
         """The labels to score: the user's list, else every non-zero value in either map."""
         text = self.labels_edit.text().strip()
         if not text:
-            return [int(v) for v in np.union1d(np.unique(pred), np.unique(ref)) if v != 0]
+            return present_labels(pred, ref)
         try:
             return [int(part) for part in text.replace(",", " ").split()]
         except ValueError:
@@ -276,10 +276,7 @@ class EvaluationDock(QWidget):
                       "nsd_tolerance_mm": inputs.get("tolerance")}
         rows = [{**provenance, "label": label, **scores} for label, scores in self.results.items()]
         try:
-            with open(path, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
-                writer.writeheader()
-                writer.writerows(rows)
+            write_csv(path, rows)
         except OSError as err:
             show_error(f"{path}: cannot write the CSV ({err.strerror or err})")
             return None

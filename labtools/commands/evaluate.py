@@ -7,7 +7,6 @@ A case whose files cannot be read or do not share a grid is reported and skipped
 
 from __future__ import annotations
 
-import csv
 import math
 import sys
 from pathlib import Path
@@ -36,7 +35,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from labtools.errors import InvalidImageError
-    from labtools.metrics.batch import evaluate_files, pair_files, summarize
+    from labtools.metrics.batch import evaluate_files, pair_files, summarize, write_csv
 
     spacing = "auto" if args.spacing == "auto" else _numbers(args.spacing, float, "--spacing")
     labels = None if args.labels is None else _numbers(args.labels, int, "--labels")
@@ -58,9 +57,9 @@ def run(args) -> int:
                           progress=not args.quiet)
     summary = summarize(rows, inf_policy=inf_policy)
     out = Path(args.out)
-    _write_csv(out, rows)
+    write_csv(out, rows)
     summary_path = out.with_name(out.stem + "_summary.csv")
-    _write_csv(summary_path, summary)
+    write_csv(summary_path, summary)
     _print_report(rows, summary, out, summary_path)
     return 1 if any(r["error"] for r in rows) else 0
 
@@ -72,14 +71,6 @@ def _numbers(text: str, kind, option: str) -> list:
         return [kind(part) for part in text.split(",")]
     except ValueError:
         raise InvalidImageError(f"{option} expects comma-separated numbers, got {text!r}") from None
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _print_report(rows, summary, out: Path, summary_path: Path) -> None:

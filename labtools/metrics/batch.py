@@ -17,7 +17,7 @@ from labtools.errors import LabtoolsError, MissingFileError
 from labtools.io import SUPPORTED_SUFFIXES, check_pair, file_format, load
 from labtools.metrics.evaluate import METRIC_NAMES, evaluate
 
-__all__ = ["pair_files", "evaluate_files", "summarize", "DISTANCE_METRICS"]
+__all__ = ["pair_files", "evaluate_files", "summarize", "present_labels", "write_csv", "DISTANCE_METRICS"]
 
 DISTANCE_METRICS = ("hausdorff", "hd95", "assd")
 
@@ -99,7 +99,7 @@ def _evaluate_case(case, pred_path, ref_path, spacing, labels, tolerance) -> lis
     check_pair(ref, pred, roles=("reference", "prediction"))  # same grid: shape and affine
     case_spacing = ref.spacing if spacing == "auto" else spacing
     if labels is None:
-        labels = sorted((set(np.unique(ref.array).tolist()) | set(np.unique(pred.array).tolist())) - {0})
+        labels = present_labels(pred.array, ref.array)
     results = evaluate(pred.array, ref.array, spacing=case_spacing, labels=labels, tolerance=tolerance)
     diagonal = float(np.linalg.norm(np.array(ref.spatial_shape) * np.array(case_spacing)))
     return [{"case": case, "label": label, "error": "", "diagonal_mm": diagonal, **scores}
@@ -150,3 +150,30 @@ def summarize(rows: list[dict], *, inf_policy: str | float = "diagonal") -> list
                 "n_both_empty": both_empty, "n_one_empty": one_empty,
             })
     return summary
+
+
+def present_labels(pred, ref) -> list[int]:
+    """Every non-zero value of either label map, sorted: what to evaluate by default.
+
+    Examples
+    --------
+    >>> present_labels(np.array([0, 2, 2]), np.array([0, 1, 0]))
+    [1, 2]
+    """
+    return [int(v) for v in np.union1d(np.unique(pred), np.unique(ref)) if v != 0]
+
+
+def write_csv(path, rows: list[dict]) -> Path:
+    """Write metric rows (dicts) as CSV, one column per key seen in any row, in order of appearance.
+
+    inf and NaN are written as ``inf`` and ``nan``, which ``float()`` reads back.
+    """
+    import csv
+
+    path = Path(path)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
