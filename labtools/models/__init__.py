@@ -9,8 +9,8 @@ Examples
 """
 
 from labtools.models.factory import (DEFAULT_CHANNELS, MODEL_NAMES, count_parameters, make_model,
-                                     model_from_spec, size_divisor)
+                                     model_from_spec, size_divisor, unwrap)
 from labtools.models.tiny_unet import TinyUNet
 
 __all__ = ["make_model", "model_from_spec", "size_divisor", "count_parameters", "MODEL_NAMES",
-           "DEFAULT_CHANNELS", "TinyUNet"]
+           "DEFAULT_CHANNELS", "TinyUNet", "unwrap"]

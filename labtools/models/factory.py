@@ -7,7 +7,7 @@ from torch import nn
 from labtools.errors import InvalidImageError
 from labtools.models.tiny_unet import TinyUNet
 
-__all__ = ["make_model", "model_from_spec", "MODEL_NAMES", "DEFAULT_CHANNELS", "size_divisor",
+__all__ = ["make_model", "model_from_spec", "MODEL_NAMES", "DEFAULT_CHANNELS", "size_divisor", "unwrap",
            "count_parameters"]
 
 MODEL_NAMES = ("unet", "basic_unet", "attention_unet", "dynunet", "swinunetr", "tiny_unet")
@@ -94,9 +94,25 @@ def model_from_spec(spec: dict) -> nn.Module:
 
 def size_divisor(model: nn.Module) -> int:
     """The number every spatial size of the network's input must be a multiple of (1 if unknown)."""
-    module = getattr(model, "module", model)          # DistributedDataParallel wraps the model
-    module = getattr(module, "_orig_mod", module)     # so does torch.compile
-    return int(getattr(module, "labtools_spec", {}).get("divisor", 1))
+    return int(getattr(unwrap(model), "labtools_spec", {}).get("divisor", 1))
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module under DistributedDataParallel and torch.compile wrappers.
+
+    A checkpoint stores this one, so it loads into a model built without them.
+
+    Examples
+    --------
+    >>> net = nn.Linear(2, 2)
+    >>> unwrap(net) is net
+    True
+    >>> wrapper = nn.Module(); wrapper.module = net   # what DistributedDataParallel looks like
+    >>> unwrap(wrapper) is net
+    True
+    """
+    model = getattr(model, "module", model)       # DistributedDataParallel
+    return getattr(model, "_orig_mod", model)     # torch.compile
 
 
 # --- one builder per name: (spatial_dims, in, out, channels, options) -> (module, divisor) ------

@@ -12,18 +12,10 @@ import numpy as np
 import torch
 
 from labtools.errors import CorruptFileError, MissingFileError, TrainingError
+from labtools.models import unwrap
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "library_versions",
-           "unwrap", "check_resumable", "link_as"]
-
-
-def unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    """The plain module under DistributedDataParallel and torch.compile wrappers.
-
-    A checkpoint stores this one, so it loads into a model built without them.
-    """
-    model = getattr(model, "module", model)       # DistributedDataParallel
-    return getattr(model, "_orig_mod", model)     # torch.compile
+           "check_resumable", "link_as"]
 
 
 def library_versions() -> dict[str, str]:

@@ -17,7 +17,7 @@ import torch
 
 from labtools import losses
 from labtools.errors import TrainingError
-from labtools.models import size_divisor
+from labtools.models import size_divisor, unwrap
 from labtools.training import checkpoint as ckpt
 from labtools.training.callbacks import call, default_callbacks
 from labtools.training.data import UNLABELLED, prepare_cases
@@ -226,7 +226,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
 
 def _model_io(model) -> tuple[int, int, int]:
     """(spatial dims, input channels, classes) of a network, from make_model's record or its layers."""
-    spec = getattr(ckpt.unwrap(model), "labtools_spec", None)
+    spec = getattr(unwrap(model), "labtools_spec", None)
     if spec:
         return spec["spatial_dims"], spec["in_channels"], spec["out_channels"]
     convolutions = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
