@@ -19,8 +19,6 @@ Examples
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +30,7 @@ from labtools.errors import (
     MissingFileError,
     ShapeMismatchError,
 )
+from labtools.io.atomic import atomic_replace
 from labtools.io.image import Image, affine_from_spacing, spacing_from_affine
 from labtools.io.nifti import read_nifti, write_nifti
 from labtools.io.raster import read_npy, read_png, read_tiff, write_npy, write_png, write_tiff
@@ -167,23 +166,9 @@ def save(obj, path, *, spacing=None, affine=None) -> Path:
     if not path.parent.exists():
         raise MissingFileError(f"{path}: the folder {path.parent} does not exist")
     _, writer = _FORMATS[suffix]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        writer(image, Path(tmp), shown=path)
-        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_replace(path, suffix=suffix) as temporary:
+        writer(image, temporary, shown=path)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 _LABEL_NAME_ENDINGS = ("_seg", "_label", "_labels", "_mask", "_dseg")

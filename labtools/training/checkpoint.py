@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from labtools.errors import CorruptFileError, MissingFileError, TrainingError
+from labtools.io.atomic import atomic_replace
 from labtools.models import unwrap
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "library_versions",
@@ -68,9 +69,8 @@ def save_checkpoint(path, *, model, optimizer, epoch: int, step: int, history, b
         "config": config,
         "versions": library_versions(),
     }
-    temporary = path.with_name(f".{path.name}.tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)  # atomic on POSIX: readers see the old file or the new one
+    with atomic_replace(path, suffix=".pt") as temporary:
+        torch.save(state, temporary)
     return path
 
 
@@ -81,13 +81,12 @@ def link_as(source, target) -> Path:
     two names part ways as soon as `source` is saved again.
     """
     source, target = Path(source), Path(target)
-    temporary = target.with_name(f".{target.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    try:
-        os.link(source, temporary)
-    except OSError:  # file systems without hard links
-        shutil.copyfile(source, temporary)
-    os.replace(temporary, target)
+    with atomic_replace(target, suffix=".pt") as temporary:
+        temporary.unlink()  # os.link wants a free name
+        try:
+            os.link(source, temporary)
+        except OSError:  # file systems without hard links
+            shutil.copyfile(source, temporary)
     return target
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
+
+from labtools.io.atomic import atomic_replace
 
 __all__ = ["History"]
 
@@ -68,12 +69,10 @@ class History:
     def to_csv(self, path) -> Path:
         """Write the records to `path` (atomically: a reader never sees half a file)."""
         path = Path(path)
-        temporary = path.with_name(f".{path.name}.tmp")
-        with open(temporary, "w", newline="") as stream:
+        with atomic_replace(path) as temporary, open(temporary, "w", newline="") as stream:
             writer = csv.DictWriter(stream, fieldnames=self.columns, restval="")
             writer.writeheader()
             writer.writerows(self.records)
-        os.replace(temporary, path)
         return path
 
     @classmethod
