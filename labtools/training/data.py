@@ -38,6 +38,10 @@ class Case:
     def sparse(self) -> bool:
         return bool((self.labels == UNLABELLED).any())
 
+    def to(self, device) -> "Case":
+        """The same case with its tensors on `device`."""
+        return Case(self.image.to(device), self.labels.to(device), self.name)
+
 
 def labels_from_scribbles(scribbles) -> np.ndarray:
     """Scribbles (0 = not labelled, classes 1..K) -> training labels (UNLABELLED, classes 0..K-1).

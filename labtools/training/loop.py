@@ -116,8 +116,10 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
                               dims, size_divisor(model))
     sampler = PatchSampler(train_cases, patch_size, batch_size, fg_ratio=fg_ratio, augment=augment,
                            seed=seed, rank=context.rank, device=device)
-    if _fits_on(device, train_cases):
-        sampler.to(device)  # cache the volumes on the GPU: a step copies nothing from the host
+    if _fits_on(device, train_cases + val_cases):
+        # Cache the volumes on the GPU: neither a step nor a validation copies from the host.
+        sampler.to(device)
+        val_cases = [case.to(device) for case in val_cases]
     loss_fn = _loss_function(loss, ignore_index=UNLABELLED if sampler.has_unlabelled else None)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)

@@ -92,7 +92,7 @@ class PatchSampler:
 
     def to(self, device) -> "PatchSampler":
         """Keep the cached cases on `device` (a GPU when they fit: no copy per step)."""
-        self.cases = [Case(c.image.to(device), c.labels.to(device), c.name) for c in self.cases]
+        self.cases = [case.to(device) for case in self.cases]
         return self
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
