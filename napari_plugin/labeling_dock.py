@@ -46,6 +46,7 @@ from labtools.pixel_classifier import PixelClassifier
 from napari_plugin._labeling_features import FeatureSettings
 from napari_plugin._labeling_jobs import JobQueue
 from napari_plugin._labeling_layers import grid_kwargs, open_session, strokes_from_paint, visible_roi
+from napari_plugin._layer_choice import refill_layer_choice
 
 __all__ = ["LabelingDock"]
 
@@ -162,12 +163,7 @@ class LabelingDock(QWidget):
         self._update_buttons()
 
     def _refresh_image_choices(self, event=None) -> None:
-        current = self.image_combo.currentText()
-        names = [layer.name for layer in self.viewer.layers if isinstance(layer, Image)]
-        self.image_combo.clear()
-        self.image_combo.addItems(names)
-        if current in names:
-            self.image_combo.setCurrentText(current)
+        refill_layer_choice(self.image_combo, self.viewer, Image)
         self._update_buttons()
 
     def _update_buttons(self) -> None:

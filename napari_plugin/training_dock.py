@@ -24,6 +24,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, Q
 from labtools.models import DEFAULT_CHANNELS, MODEL_NAMES
 from labtools.training.devices import describe_device, select_device
 
+from napari_plugin._layer_choice import refill_layer_choice
 from napari_plugin._layers import layer_to_image
 from napari_plugin._training_jobs import TrainingJob, apply, train
 from napari_plugin._training_plot import CurvesPlot
@@ -155,14 +156,8 @@ class TrainingDock(QWidget):
 
     def _refresh_layers(self, event=None) -> None:
         """Offer the viewer's Image and Labels layers, keeping the current choices."""
-        for combo, kind in ((self.image_choice, Image), (self.labels_choice, Labels)):
-            current = combo.currentText()
-            combo.blockSignals(True)
-            combo.clear()
-            combo.addItems([layer.name for layer in self.viewer.layers if isinstance(layer, kind)])
-            if current:
-                combo.setCurrentText(current)
-            combo.blockSignals(False)
+        refill_layer_choice(self.image_choice, self.viewer, Image)
+        refill_layer_choice(self.labels_choice, self.viewer, Labels)
         self._guess_classes()
 
     def _guess_classes(self, *_) -> None:
