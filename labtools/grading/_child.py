@@ -162,6 +162,8 @@ def decode(value, np):
 
 
 def encode(value, np):
+    # The twin of labtools.grading.wire.encode: this file runs in the sandbox and must not
+    # import labtools, so the format is written out again; the parent reads it with wire.decode.
     if isinstance(value, np.generic):
         value = np.asarray(value)
     if isinstance(value, np.ndarray):
