@@ -116,3 +116,9 @@ def test_info_describes_the_good_files_after_a_bad_one(tmp_path, capsys):
 def test_folder_is_reported_as_a_folder(tmp_path, capsys):
     assert main(["info", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_python_dash_m_labtools_is_the_same_command(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "labtools", "info", str(tmp_path / "absent.nii")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("labtools info: error: ")

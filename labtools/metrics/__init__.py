@@ -14,6 +14,7 @@ Examples
 (0.875, 1.0)
 """
 
+from labtools.metrics import batch
 from labtools.metrics.evaluate import METRIC_NAMES, evaluate
 from labtools.metrics.lesions import FROC, LesionReport, froc, lesion_detection, volume_ml
 from labtools.metrics.overlap import (
@@ -36,5 +37,5 @@ __all__ = [
     "specificity", "f1", "dice", "iou", "volume_similarity",
     "SurfaceDistances", "surface_distances", "hausdorff", "hd95", "assd", "nsd",
     "LesionReport", "lesion_detection", "volume_ml", "FROC", "froc",
-    "evaluate", "METRIC_NAMES",
+    "evaluate", "METRIC_NAMES", "batch",
 ]
