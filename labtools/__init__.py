@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 # Public submodules, imported lazily (PEP 562) on first attribute access.
 _SUBMODULES = frozenset({
     "cli", "datasets", "errors", "features", "grading", "io", "labeling", "losses", "metrics", "models",
-    "pixel_classifier", "training", "upsampling",
+    "pixel_classifier", "training", "upsampling", "widgets",
 })
 
 __all__ = ["__version__", *sorted(_SUBMODULES)]

@@ -49,6 +49,7 @@ def test_no_core_module_imports_a_gui_toolkit():
     )
     loaded = {m.split(".")[0] for m in result}
     assert not loaded & set(GUI), sorted(loaded & set(GUI))
+    assert not [m for m in result if m.startswith(FACE_MODULES)]   # nor the notebook face
 
 
 def test_the_layering_check_can_fail(tmp_path):
