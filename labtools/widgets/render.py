@@ -312,8 +312,8 @@ def plane(volume, axis, index) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        A view: rows = the larger remaining axis, from its last voxel (top)
-        to its first (bottom); columns = the smaller remaining axis, first
+        A view: rows = the higher-numbered remaining axis, from its last voxel
+        (top) to its first (bottom); columns = the lower-numbered one, first
         voxel on the left.
 
     Examples
