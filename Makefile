@@ -14,6 +14,7 @@ help:
 	@echo "make demo   - set up .venv and run the end-to-end demo (writes ./labtools-demo/)"
 	@echo "make test   - set up .venv and run the whole test suite (GUI tests under Xvfb)"
 	@echo "make lint   - check the import layering contract"
+	@echo "make notebooks - regenerate the course's .ipynb files from their py:percent sources"
 	@echo "make clean  - remove .venv and build leftovers"
 
 venv: $(STAMP)
@@ -40,6 +41,9 @@ test: $(STAMP) lint
 
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
+
+notebooks: $(STAMP)
+	$(PY) course/build.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache labtools-demo

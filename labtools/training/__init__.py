@@ -14,7 +14,7 @@ Examples
 from labtools.training.callbacks import Callback, CSVLogger, CurvesFile, NotebookCurves, TerminalProgress
 from labtools.training.checkpoint import load_checkpoint
 from labtools.training.data import UNLABELLED, labels_from_scribbles, normalize_intensity
-from labtools.training.devices import seed_everything, select_device
+from labtools.training.devices import describe_device, seed_everything, select_device
 from labtools.training.history import History
 from labtools.training.iterate import fit_iter
 from labtools.training.live import LiveCurves
@@ -26,6 +26,6 @@ from labtools.training.split import split_one_image
 __all__ = [
     "fit", "fit_iter", "History", "LOSSES", "UNLABELLED", "labels_from_scribbles", "normalize_intensity",
     "training_pair_from_session", "split_one_image", "predict", "segment", "load_model", "load_checkpoint", "seed_everything",
-    "select_device", "Callback", "CSVLogger", "CurvesFile", "NotebookCurves", "TerminalProgress",
+    "select_device", "describe_device", "Callback", "CSVLogger", "CurvesFile", "NotebookCurves", "TerminalProgress",
     "LiveCurves",
 ]
