@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages that napari's Qt (xcb) platform needs on a headless machine.
+# Debian packages that napari's Qt (xcb) platform needs on a headless machine, and chromium
+# for the JupyterLab browser test (tests/browser).
 # Measured list: ../shared/docs/environment.md ("Headless GUI").
 # Installs them when run as root; otherwise prints the exact command to run.
 set -euo pipefail
 PKGS="xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0
 libxcb-shape0 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libxcb-cursor0 libgl1 libegl1
 libglx-mesa0 libgl1-mesa-dri libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3 libfontconfig1
-fonts-dejavu-core"
+fonts-dejavu-core chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

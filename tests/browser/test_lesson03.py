@@ -1,0 +1,111 @@
+"""Lesson 03 in a real browser: JupyterLab 4 + headless chromium, all cells, a slider moved.
+
+Proves what nbclient cannot: that the widgets' JavaScript loads offline in
+JupyterLab, that the metric explorer renders its image and table, and that a
+slider moved with the keyboard makes the kernel recompute the metrics. The
+screenshots are kept in docs/screenshots/ (CI artefacts, shown in docs/widgets.md).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+from tests.browser.lab import CHROMIUM_FLAGS, RequestLog, chromium_path, jupyterlab
+
+ROOT = Path(__file__).resolve().parents[2]
+LESSON = ROOT / "course" / "lessons" / "03-metrics.ipynb"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+KERNEL_IDLE = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return kernel && kernel.status === 'idle';
+}"""
+ALL_CELLS_RAN = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const code = panel.content.widgets.filter(cell => cell.model.type === 'code');
+  const kernel = panel.sessionContext.session.kernel;
+  return code.every(cell => cell.model.executionCount !== null) && kernel.status === 'idle';
+}"""
+ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
+  .filter(cell => cell.model.type === 'code')
+  .flatMap(cell => cell.model.outputs.toJSON())
+  .filter(output => output.output_type === 'error')
+  .map(output => output.ename + ': ' + output.evalue)"""
+
+
+@pytest.fixture(scope="module")
+def lesson_in_lab(tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    root = tmp_path_factory.mktemp("lab") / "root"
+    root.mkdir()
+    shutil.copy(LESSON, root / LESSON.name)
+    with jupyterlab(root, env={"LABTOOLS_QUICK": "1"}) as (base, token), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        requests = RequestLog()
+        page.route("**/*", requests.route)
+        page.goto(f"{base}/lab/tree/{LESSON.name}?token={token}")
+        page.wait_for_function("window.jupyterapp !== undefined", timeout=90_000)
+        page.wait_for_selector(".jp-Notebook", timeout=90_000)
+        page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_function(ALL_CELLS_RAN, timeout=240_000, polling=500)
+        yield page, requests
+        browser.close()
+
+
+def _explorer(page):
+    """The output holding the metric explorer: the one with a 'shift' slider and a metrics table."""
+    slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="shift")).first
+    slider.wait_for(timeout=30_000)
+    output = page.locator(".jp-OutputArea-output", has=slider).first
+    return output, slider
+
+
+def test_lesson_runs_in_jupyterlab_without_errors(lesson_in_lab):
+    page, _ = lesson_in_lab
+    assert page.evaluate(ERRORS) == []
+
+
+def test_metric_explorer_renders_and_follows_its_slider(lesson_in_lab):
+    page, _ = lesson_in_lab
+    output, slider = _explorer(page)
+    output.scroll_into_view_if_needed()
+    table = output.locator(".widget-html", has_text="Dice").first
+    image = output.locator("img").first
+    image.wait_for(timeout=30_000)
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    before_table, before_image = table.inner_text(), image.get_attribute("src")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    output.screenshot(path=str(SCREENSHOTS / "lesson03-explorer-before.png"))
+
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(3):                       # the keyboard moves a noUiSlider one step per press
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("([el, old]) => el.innerText !== old", arg=[table.element_handle(), before_table],
+                           timeout=30_000)
+    page.wait_for_function("([el, old]) => el.getAttribute('src') !== old",
+                           arg=[image.element_handle(), before_image], timeout=30_000)
+    output.screenshot(path=str(SCREENSHOTS / "lesson03-explorer-after.png"))
+    page.screenshot(path=str(SCREENSHOTS / "lesson03-jupyterlab.png"))
+    after_table = table.inner_text()
+    assert "Dice" in after_table and after_table != before_table
+
+
+def test_no_request_left_localhost(lesson_in_lab):
+    _, requests = lesson_in_lab
+    hosts = sorted({url.split("/")[2].rsplit(":", 1)[0] for url in requests.local if "://" in url})
+    record = {"hosts": hosts, "refused": requests.external}
+    SCREENSHOTS.mkdir(exist_ok=True)
+    (SCREENSHOTS / "lesson03-requests.json").write_text(json.dumps(record, indent=1) + "\n")
+    assert requests.local, "the page made no request at all: the route log is broken"
+    assert requests.external == []
