@@ -122,14 +122,16 @@ class ScribbleCanvas(widgets.VBox):
         self.class_picker = widgets.ToggleButtons(
             options=[(f"{k}: {name}", k) for k, name in self._names.items()] + [("erase", _ERASE)],
             description="paint")
-        self.brush_slider = widgets.IntSlider(value=1, min=0, max=10, description="brush radius")
+        self.brush_slider = widgets.IntSlider(value=1, min=0, max=10, description="brush radius",
+                                              style={"description_width": "initial"})
         self.view_toggle = widgets.ToggleButtons(options=_VIEWS, description="show")
         self.opacity_slider = widgets.FloatSlider(value=0.4, min=0.0, max=1.0, step=0.05,
                                                   description="opacity")
         self.undo_button = widgets.Button(description="undo", icon="undo")
         self.redo_button = widgets.Button(description="redo", icon="repeat")
         self.suggest_button = widgets.Button(description="suggest next slice", icon="lightbulb-o",
-                                             disabled=self._axis is None)
+                                             disabled=self._axis is None,
+                                             layout=widgets.Layout(width="auto"))
         self.slice_slider = None
         if self._axis is not None:
             n = self._shape[self._axis]

@@ -101,3 +101,59 @@ class RequestLog:
         else:
             self.external.append(url)
             route.abort()
+
+
+FIND_NOTEBOOK = """(path) => {
+  const panels = Array.from(window.jupyterapp.shell.widgets('main'));
+  window.__notebook = panels.find(panel => panel.context && panel.context.path === path);
+  return window.__notebook !== undefined;
+}"""
+KERNEL_IDLE = """() => {
+  const panel = window.__notebook;
+  const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return kernel && kernel.status === 'idle';
+}"""
+ALL_CELLS_RAN = """() => {
+  const panel = window.__notebook;
+  const code = panel.content.widgets.filter(cell => cell.model.type === 'code');
+  const kernel = panel.sessionContext.session.kernel;
+  return code.every(cell => cell.model.executionCount !== null) && kernel.status === 'idle';
+}"""
+ERRORS = """() => window.__notebook.content.widgets
+  .filter(cell => cell.model.type === 'code')
+  .flatMap(cell => cell.model.outputs.toJSON())
+  .filter(output => output.output_type === 'error')
+  .map(output => output.ename + ': ' + output.evalue)"""
+KERNEL_PRINT = """async (code) => {
+  const kernel = window.__notebook.sessionContext.session.kernel;
+  const future = kernel.requestExecute({ code, silent: false, store_history: false });
+  let text = '';
+  future.onIOPub = (msg) => {
+    if (msg.header.msg_type === 'stream') text += msg.content.text;
+    if (msg.header.msg_type === 'error') text += 'ERROR ' + msg.content.ename + ': ' + msg.content.evalue;
+  };
+  await future.done;
+  return text;
+}"""
+
+
+def open_and_run(browser, base: str, token: str, notebook: str):
+    """A new page with `notebook` open in JupyterLab and all its cells run: (page, its RequestLog)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    requests = RequestLog()
+    page.route("**/*", requests.route)
+    # A workspace of its own, reset: no other notebook restored from an earlier page.
+    page.goto(f"{base}/lab/workspaces/{Path(notebook).stem}/tree/{notebook}?reset&token={token}")
+    page.wait_for_function("window.jupyterapp !== undefined", timeout=90_000)
+    page.wait_for_selector(".jp-Notebook", timeout=90_000)
+    page.wait_for_function(FIND_NOTEBOOK, arg=notebook, timeout=90_000)
+    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+    page.evaluate("window.jupyterapp.shell.activateById(window.__notebook.id)")
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(ALL_CELLS_RAN, timeout=240_000, polling=500)
+    return page, requests
+
+
+def kernel_print(page, code: str) -> str:
+    """Run `code` in the notebook's kernel and return what it printed (for checks behind widgets)."""
+    return page.evaluate(KERNEL_PRINT, code)

@@ -9,57 +9,23 @@ screenshots are kept in docs/screenshots/ (CI artefacts, shown in docs/widgets.m
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.browser.lab import ERRORS, open_and_run
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-from tests.browser.lab import CHROMIUM_FLAGS, RequestLog, chromium_path, jupyterlab
-
-ROOT = Path(__file__).resolve().parents[2]
-LESSON = ROOT / "course" / "lessons" / "03-metrics.ipynb"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-
-KERNEL_IDLE = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
-  return kernel && kernel.status === 'idle';
-}"""
-ALL_CELLS_RAN = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  const code = panel.content.widgets.filter(cell => cell.model.type === 'code');
-  const kernel = panel.sessionContext.session.kernel;
-  return code.every(cell => cell.model.executionCount !== null) && kernel.status === 'idle';
-}"""
-ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
-  .filter(cell => cell.model.type === 'code')
-  .flatMap(cell => cell.model.outputs.toJSON())
-  .filter(output => output.output_type === 'error')
-  .map(output => output.ename + ': ' + output.evalue)"""
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def lesson_in_lab(tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    root = tmp_path_factory.mktemp("lab") / "root"
-    root.mkdir()
-    shutil.copy(LESSON, root / LESSON.name)
-    with jupyterlab(root, env={"LABTOOLS_QUICK": "1"}) as (base, token), sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        requests = RequestLog()
-        page.route("**/*", requests.route)
-        page.goto(f"{base}/lab/tree/{LESSON.name}?token={token}")
-        page.wait_for_function("window.jupyterapp !== undefined", timeout=90_000)
-        page.wait_for_selector(".jp-Notebook", timeout=90_000)
-        page.wait_for_function(KERNEL_IDLE, timeout=90_000)
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        page.wait_for_function(ALL_CELLS_RAN, timeout=240_000, polling=500)
-        yield page, requests
-        browser.close()
+def lesson_in_lab(lab):
+    base, token, browser = lab
+    page, requests = open_and_run(browser, base, token, "03-metrics.ipynb")
+    yield page, requests
+    page.close()
 
 
 def _explorer(page):
