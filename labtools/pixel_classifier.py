@@ -12,11 +12,18 @@ once and kept (float16, one scale at a time, so the float32 channels of a full
 volume never exist at once). A refit after a new stroke only gathers the
 labelled voxels' features from that cache, and a slice refresh only predicts
 that slice.
+
+Two options make a whole-volume segmentation faster, at a measured cost
+(docs/pixel_classification.md): ``method="pyramid"`` computes the large
+scales of the bank on coarse grids, and ``n_features_to_select=k`` keeps the
+k channels the forest found most useful and retrains on those alone, so each
+voxel's row of features is short and the trees are walked faster.
 """
 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +34,8 @@ from labtools.features import DEFAULT_SIGMAS, FEATURES, feature_names, feature_s
 __all__ = ["PixelClassifier", "uncertainty_from_proba"]
 
 _FORMAT = "labtools-pixel-classifier"
-_FORMAT_VERSION = 1
-_PREDICT_CHUNK = 262_144  # voxels per predict call: bounds the (voxels x features) float32 copy
+_FORMAT_VERSION = 2  # 2: method, n_features_to_select and the selected channels
+_PREDICT_BLOCK = 32_768  # voxels per block when predicting: its rows (8 MB for 61 channels) stay in cache
 
 
 class PixelClassifier:
@@ -47,6 +54,17 @@ class PixelClassifier:
         Trees in the forest.
     max_depth : int, optional
         Depth limit of each tree (None: grow until pure).
+    method : {"exact", "pyramid"}
+        How the feature bank is computed (:func:`labtools.features.feature_stack`):
+        "pyramid" is about 3x faster on a whole volume and approximates the
+        large scales.
+    n_features_to_select : int, optional
+        Keep only this many feature channels: a first forest on all channels
+        ranks them (mean decrease in impurity), and the forest is retrained on
+        the best ones (ilastik's feature selection). Predicting a volume then
+        takes about 40 % less time with 24 of 61 channels, at a small cost in
+        accuracy (docs/pixel_classification.md). None (default): all channels. The choice is redone at
+        every full retraining; refits after added strokes keep it.
     max_samples : int
         At most this many labelled voxels train the forest, balanced over the
         classes, so a heavily scribbled class does not drown the others and
@@ -67,7 +85,9 @@ class PixelClassifier:
     classes_ : numpy.ndarray
         Class values seen in the scribbles.
     n_features_in_ : int
-        Number of feature channels.
+        Number of feature channels of the bank.
+    selected_features_ : numpy.ndarray
+        Indices of the channels the forest uses (all, without selection).
     forest_ : sklearn.ensemble.RandomForestClassifier
         The fitted forest.
 
@@ -84,13 +104,16 @@ class PixelClassifier:
     """
 
     def __init__(self, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, sigma_unit: str = "voxel",
-                 n_estimators: int = 100, max_depth: int | None = None, max_samples: int = 50_000,
+                 n_estimators: int = 100, max_depth: int | None = None, method: str = "exact",
+                 n_features_to_select: int | None = None, max_samples: int = 50_000,
                  refit_fraction: float = 0.15, n_jobs: int = -1, random_state: int = 0):
         self.sigmas = sigmas
         self.features = features
         self.sigma_unit = sigma_unit
         self.n_estimators = n_estimators
         self.max_depth = max_depth
+        self.method = method
+        self.n_features_to_select = n_features_to_select
         self.max_samples = max_samples
         self.refit_fraction = refit_fraction
         self.n_jobs = n_jobs
@@ -100,8 +123,8 @@ class PixelClassifier:
     def get_params(self, deep: bool = True) -> dict:
         """Parameters of this estimator (scikit-learn protocol)."""
         return {name: getattr(self, name) for name in (
-            "sigmas", "features", "sigma_unit", "n_estimators", "max_depth", "max_samples",
-            "refit_fraction", "n_jobs", "random_state")}
+            "sigmas", "features", "sigma_unit", "n_estimators", "max_depth", "method",
+            "n_features_to_select", "max_samples", "refit_fraction", "n_jobs", "random_state")}
 
     def set_params(self, **params) -> "PixelClassifier":
         """Set parameters (scikit-learn protocol); invalidates cached features."""
@@ -158,13 +181,15 @@ class PixelClassifier:
         X = features.reshape(features.shape[0], -1)[:, chosen].T.astype(np.float32)
         y = scribbles.ravel()[chosen]
         if self._only_added(scribbles, classes, history[0]):
-            # Replace the oldest trees only: each new tree still sees all current scribbles.
+            # Replace the oldest trees only: each new tree still sees all current scribbles (and the
+            # channels chosen at the last full training, which the kept trees use).
             count = max(1, round(self.refit_fraction * self.n_estimators))
             self._refits = self.__dict__.get("_refits", 0) + 1
-            fresh = self._forest(count, self.random_state + self._refits).fit(X, y)
+            fresh = self._forest(count, self.random_state + self._refits).fit(X[:, self.selected_features_], y)
             self.forest_.estimators_ = self.forest_.estimators_[count:] + fresh.estimators_
         else:
-            self.forest_ = self._forest(self.n_estimators, self.random_state).fit(X, y)
+            self.selected_features_ = self._select(X, y)
+            self.forest_ = self._forest(self.n_estimators, self.random_state).fit(X[:, self.selected_features_], y)
         self._history = history
         self.classes_ = self.forest_.classes_
         self.n_features_in_ = X.shape[1]
@@ -172,6 +197,16 @@ class PixelClassifier:
         self.feature_names_ = feature_names(scribbles.ndim, sigmas=self.sigmas, features=self.features,
                                             n_channels=features.shape[0] // per_channel)
         return self
+
+    def _select(self, X, y) -> np.ndarray:
+        """Indices of the channels to train on: all, or the most important ones of a first forest."""
+        k = self.n_features_to_select
+        if k is None or k >= X.shape[1]:
+            return np.arange(X.shape[1])
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise InvalidImageError(f"n_features_to_select must be a positive number of channels or None, got {k!r}")
+        ranking = self._forest(self.n_estimators, self.random_state).fit(X, y).feature_importances_
+        return np.sort(np.argsort(ranking, kind="stable")[::-1][:k])
 
     def _forest(self, n_estimators: int, seed: int):
         from sklearn.ensemble import RandomForestClassifier
@@ -215,11 +250,38 @@ class PixelClassifier:
                 f"this classifier was trained on {self.n_features_in_} feature channels, the image gives "
                 f"{flat.shape[0]}: it has another number of dimensions (2D vs 3D) or of channels than "
                 "the images it was trained on, or other feature settings.")
+        return self._proba(flat).reshape((len(self.classes_), *features.shape[1:]))
+
+    def _proba(self, flat: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n_classes, n_voxels)`` of feature columns ``(n_channels, n_voxels)``.
+
+        The mean over the trees of the class frequencies of the leaf each voxel
+        falls in, as scikit-learn's ``predict_proba``, computed for blocks of
+        voxels in threads: a block's rows (selected channels, float32,
+        contiguous) are walked down every tree while they sit in the CPU
+        cache (blocks of 262,144 rows of 61 channels do not, and the walk
+        costs twice as much), and the leaves' frequencies are summed in
+        float32 in place.
+        """
+        from joblib import effective_n_jobs
+
+        trees = [(tree.tree_, _leaf_frequencies(tree.tree_)) for tree in self.forest_.estimators_]
         proba = np.empty((len(self.classes_), flat.shape[1]), dtype=np.float32)
-        for start in range(0, flat.shape[1], _PREDICT_CHUNK):
-            stop = start + _PREDICT_CHUNK
-            proba[:, start:stop] = self.forest_.predict_proba(flat[:, start:stop].T.astype(np.float32)).T
-        return proba.reshape((len(self.classes_), *features.shape[1:]))
+
+        def block(start):
+            stop = min(start + _PREDICT_BLOCK, flat.shape[1])
+            rows = np.ascontiguousarray(flat[self.selected_features_, start:stop].T, dtype=np.float32)
+            total = np.zeros((stop - start, len(self.classes_)), dtype=np.float32)
+            for tree, frequencies in trees:
+                # np.take, not frequencies[leaves]: the same gather, ten times faster in numpy 2.
+                total += np.take(frequencies, tree.apply(rows), axis=0)
+            proba[:, start:stop] = total.T / len(trees)
+
+        starts = range(0, flat.shape[1], _PREDICT_BLOCK)
+        workers = max(1, min(len(starts), effective_n_jobs(self.n_jobs)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # tree walks and numpy release the GIL
+            list(pool.map(block, starts))
+        return proba
 
     def predict(self, image, roi=None) -> np.ndarray:
         """The most probable class of each voxel (values of ``classes_``), roi shape."""
@@ -247,7 +309,7 @@ class PixelClassifier:
         for index in range(shape[axis]):
             sample[axis] = index
             flat = features[(slice(None), *sample)].reshape(features.shape[0], -1)
-            proba = self.forest_.predict_proba(flat.T.astype(np.float32)).T
+            proba = self._proba(flat)
             scores.append(float(uncertainty_from_proba(proba, "margin").mean()))
         return [int(i) for i in np.argsort(scores)[::-1][:n]]
 
@@ -272,7 +334,8 @@ class PixelClassifier:
         self._check_fitted()
         payload = {"format": _FORMAT, "version": _FORMAT_VERSION, "sklearn": sklearn.__version__,
                    "params": self.get_params(), "forest": self.forest_, "classes": self.classes_,
-                   "n_features": self.n_features_in_, "feature_names": self.feature_names_}
+                   "n_features": self.n_features_in_, "feature_names": self.feature_names_,
+                   "selected": self.selected_features_}
         joblib.dump(payload, path, compress=3)
 
     @classmethod
@@ -294,9 +357,12 @@ class PixelClassifier:
         if payload["version"] > _FORMAT_VERSION:
             raise CorruptFileError(f"{path}: written by a newer labtools (format {payload['version']}); "
                                    "upgrade labtools to read it")
-        clf = cls(**payload["params"])
+        # Format 1 predates the options: its forests use every channel of the exact bank.
+        params = {"method": "exact", "n_features_to_select": None, **payload["params"]}
+        clf = cls(**params)
         clf.forest_, clf.classes_ = payload["forest"], payload["classes"]
         clf.n_features_in_, clf.feature_names_ = payload["n_features"], payload["feature_names"]
+        clf.selected_features_ = payload.get("selected", np.arange(payload["n_features"]))
         return clf
 
     # --- helpers -------------------------------------------------------------------------
@@ -329,20 +395,30 @@ class PixelClassifier:
         from labtools.io.image import Image
 
         array = image.array if isinstance(image, Image) else np.asarray(image)
-        key = (_fingerprint(array), self.sigmas, self.features, self.sigma_unit)
+        key = (_fingerprint(array), self.sigmas, self.features, self.sigma_unit, self.method)
         cache = self.__dict__.get("_cache")
         if cache is not None and cache[0] == key:
             features = cache[1]
             return features if roi is None else features[(slice(None), *region_slices(roi, features.shape[1:]))]
         array, channel_axis = self._check_image(image)
         spacing = image.spacing if self.sigma_unit == "mm" else None
-        options = dict(sigmas=self.sigmas, features=self.features, spacing=spacing, channel_axis=channel_axis)
+        options = dict(sigmas=self.sigmas, features=self.features, spacing=spacing, channel_axis=channel_axis,
+                       method=self.method)
         if roi is not None:  # a one-off region of another image: compute just that
             return feature_stack(array, roi=roi, **options)
         # float16 halves the cache (1 GB for a 1 mm brain); one scale is computed at a time.
         features = feature_stack(array, dtype=np.float16, **options)
         self._cache = (key, features)
         return features
+
+
+def _leaf_frequencies(tree) -> np.ndarray:
+    """Class frequencies at every node of a fitted scikit-learn ``Tree``: float32 rows summing to 1."""
+    counts = tree.value[:, 0, :]
+    totals = counts.sum(axis=1, keepdims=True)
+    return (counts / np.where(totals > 0, totals, 1)).astype(np.float32)
+
+
 def _fingerprint(array: np.ndarray) -> tuple:
     """Cheap identity of an image: shape, dtype and a hash of a strided sample of its values."""
     flat = array.reshape(-1, order="A")  # a view for C- and Fortran-ordered arrays alike

@@ -140,3 +140,107 @@ def test_every_preset_is_a_valid_feature_bank():
         assert set(features) <= set(FEATURES), name
         stack = feature_stack(image, sigmas=sigmas, features=features)
         assert stack.shape == (len(feature_names(3, sigmas=sigmas, features=features)), *image.shape), name
+
+
+# --- method="pyramid": large scales on coarse grids --------------------------------------------
+
+def test_pyramid_equals_exact_on_the_scales_it_keeps_on_the_image_grid():
+    image = smooth_image((40, 36, 30))
+    sigmas = (0.3, 0.7, 1.0, 1.6)  # factor 1: only the eigenvalues change (float32 instead of float64)
+    exact = feature_stack(image, sigmas=sigmas)
+    fast = feature_stack(image, sigmas=sigmas, method="pyramid")
+    names = feature_names(3, sigmas=sigmas)
+    for index, name in enumerate(names):
+        if name.startswith(("structure", "hessian")):
+            group = [i for i, n in enumerate(names) if n.split("[")[0] == name.split("[")[0]]
+            scale = float(np.abs(exact[group]).max())
+            assert np.abs(fast[index] - exact[index]).max() <= 2e-4 * scale, name
+        else:
+            np.testing.assert_array_equal(fast[index], exact[index], err_msg=name)
+
+
+@pytest.mark.parametrize("sigma", [3.5, 5.0, 10.0])
+def test_pyramid_is_exact_on_polynomials(sigma):
+    # Gaussian smoothing keeps a ramp, its gradient is the slope, the Hessian of a parabola is 2a:
+    # analytic values the coarse grids and the interpolation back must reproduce away from the border.
+    x = np.arange(96, dtype=np.float32)
+    ramp = np.broadcast_to((0.5 * x)[:, None, None], (96, 24, 24)).copy()
+    parabola = np.broadcast_to((0.01 * (x - 48) ** 2)[:, None, None], (96, 24, 24)).copy()
+    inside = np.s_[40:56, 10:14, 10:14]
+    names = feature_names(3, sigmas=(sigma,))
+    stack = feature_stack(ramp, sigmas=(sigma,), method="pyramid")
+    np.testing.assert_allclose(stack[names.index(f"gaussian({sigma:g})")][inside], ramp[inside], rtol=1e-5)
+    # 2e-3: scipy's sampled derivative-of-Gaussian kernel is that far from d/dx at 1.7 coarse voxels.
+    np.testing.assert_allclose(stack[names.index(f"gradient({sigma:g})")][inside], 0.5, rtol=2e-3)
+    # Second derivatives: scipy's truncated order-2 kernel is itself up to 5 % off 2a (0.019 exact
+    # bank at sigma 3.5); the pyramid must be at least as close.
+    stack = feature_stack(parabola, sigmas=(sigma,), method="pyramid")
+    exact = feature_stack(parabola, sigmas=(sigma,))
+    for name in (f"hessian({sigma:g})[0]", f"log({sigma:g})"):
+        error = np.abs(stack[names.index(name)][inside] - 0.02).max()
+        assert error <= max(np.abs(exact[names.index(name)][inside] - 0.02).max(), 0.02 * 0.02), name
+
+
+def test_pyramid_channels_follow_the_exact_ones():
+    # Measured bound (docs/pixel_classification.md): correlation with the exact channel over a
+    # 96^3 image of smoothed noise, where scales 5 and 10 are mostly border.
+    image = ndi.gaussian_filter(np.random.default_rng(0).random((96, 96, 96)), 2.0).astype(np.float32)
+    exact, fast = feature_stack(image), feature_stack(image, method="pyramid")
+    names = feature_names(3)
+    for index, name in enumerate(names):
+        correlation = np.corrcoef(exact[index].ravel(), fast[index].ravel())[0, 1]
+        bound = 0.98 if name in ("gaussian(3.5)", "dog(3.5)", "log(3.5)") else 0.7
+        assert correlation >= bound, (name, correlation)
+
+
+@pytest.mark.parametrize("roi", [np.s_[:, :, 7:8], np.s_[3:20, 10:25, :], np.s_[21:, :3, 15:]])
+def test_pyramid_roi_equals_the_same_region_of_the_full_stack(roi):
+    image = smooth_image((44, 40, 36))
+    full = feature_stack(image, spacing=(1.0, 0.5, 2.0), method="pyramid")
+    part = feature_stack(image, spacing=(1.0, 0.5, 2.0), method="pyramid", roi=roi)
+    np.testing.assert_array_equal(part, full[(slice(None), *roi)])
+
+
+def test_pyramid_in_2d_with_spacing_has_the_channels_of_the_exact_bank():
+    image = smooth_image((80, 60))
+    fast = feature_stack(image, spacing=(0.5, 1.5), method="pyramid")
+    assert fast.shape == (49, 80, 60) and np.isfinite(fast).all()
+    exact = feature_stack(image, spacing=(0.5, 1.5))
+    names = feature_names(2)
+    assert np.corrcoef(exact[names.index("gaussian(3.5)")].ravel(),
+                       fast[names.index("gaussian(3.5)")].ravel())[0, 1] > 0.97
+    with pytest.raises(InvalidImageError, match="method"):
+        feature_stack(image, method="fast")
+
+
+def test_upsample_linear_matches_scipy_map_coordinates():
+    from labtools.features.pyramid import upsample_linear
+
+    coarse = np.random.default_rng(1).random((7, 9, 5)).astype(np.float32)
+    factors, region = (2, 4, 1), np.s_[3:13, 5:30, 1:4]
+    grid = np.meshgrid(*[np.arange(r.start, r.stop) / f for r, f in zip(region, factors)], indexing="ij")
+    reference = ndi.map_coordinates(coarse, grid, order=1, mode="nearest")
+    np.testing.assert_allclose(upsample_linear(coarse, factors, region), reference, atol=1e-6)
+
+
+def test_float16_store_is_bit_for_bit_numpys_conversion():
+    from labtools.features.bank import store
+
+    rng = np.random.default_rng(2)
+    value = (rng.standard_normal((20, 30, 40)) * 10.0 ** rng.uniform(-9, 3, (20, 30, 40))).astype(np.float32)
+    value.flat[:6] = [0.0, -0.0, 2.0 ** -14, -(2.0 ** -25), 3 * 2.0 ** -25, 5 * 2.0 ** -26]  # edges and ties
+    target = np.empty(value.shape, dtype=np.float16)
+    store(target, value)
+    np.testing.assert_array_equal(target.view(np.uint16), value.astype(np.float16).view(np.uint16))
+
+
+def test_float32_closed_form_eigenvalues_match_eigvalsh():
+    rng = np.random.default_rng(3)
+    matrices = rng.normal(size=(2000, 3, 3))
+    matrices = matrices + np.swapaxes(matrices, 1, 2)
+    entries = {(i, j): matrices[:, i, j].astype(np.float32) for i in range(3) for j in range(i, 3)}
+    ours = np.stack(eigenvalues_symmetric(entries, 3, dtype=np.float32), axis=-1)
+    expected = np.linalg.eigvalsh(matrices)[:, ::-1]
+    scale = np.abs(expected).max(axis=1, keepdims=True)
+    assert np.all(np.abs(ours - expected) <= 1e-3 * scale)
+    assert ours.dtype == np.float32

@@ -181,3 +181,70 @@ def test_refit_on_unchanged_scribbles_keeps_the_forest(case2d):
     clf = PixelClassifier(sigmas=(1.0,), n_estimators=4).fit(image, scribbles)
     trees = list(clf.forest_.estimators_)
     assert clf.fit(image, scribbles.copy()).forest_.estimators_ == trees
+
+
+def test_probabilities_match_scikit_learns_forest(case2d):
+    image, _, scribbles = case2d
+    clf = PixelClassifier(**FAST).fit(image, scribbles)
+    features = clf._features(image).reshape(clf.n_features_in_, -1)
+    reference = clf.forest_.predict_proba(features.T.astype(np.float32)).T
+    np.testing.assert_allclose(clf.predict_proba(image).reshape(reference.shape), reference, atol=1e-6)
+
+
+def test_feature_selection_keeps_the_channels_a_forest_ranks_first(case2d):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.feature_selection import SelectFromModel
+
+    image, labels, scribbles = case2d
+    clf = PixelClassifier(**FAST, n_features_to_select=5).fit(image, scribbles)
+    features = clf._features(image).reshape(clf.n_features_in_, -1)
+    flat = scribbles.ravel()
+    labelled = np.concatenate([np.flatnonzero(flat == c) for c in clf.classes_])  # the fit's order: by class
+    X, y = features[:, labelled].T.astype(np.float32), flat[labelled]
+    ranking = RandomForestClassifier(n_estimators=25, n_jobs=-1, random_state=0)
+    selector = SelectFromModel(ranking, max_features=5, threshold=-np.inf).fit(X, y)
+    np.testing.assert_array_equal(clf.selected_features_, np.flatnonzero(selector.get_support()))
+    assert clf.forest_.n_features_in_ == 5 and clf.n_features_in_ == len(clf.feature_names_)
+    more = scribbles.copy()
+    added = labels[3::9, 3::9] + 1  # added strokes of known classes: new trees use the same channels
+    more[3::9, 3::9] = np.where(np.isin(added, clf.classes_), added, more[3::9, 3::9])
+    selected = clf.selected_features_.copy()
+    clf.fit(image, more)
+    np.testing.assert_array_equal(clf.selected_features_, selected)
+    assert metrics.dice(clf.predict(image) == 3, labels == 2) > 0.85
+    with pytest.raises(InvalidImageError, match="n_features_to_select"):
+        PixelClassifier(**FAST, n_features_to_select=0).fit(image, scribbles)
+
+
+def test_pyramid_features_segment_as_well(case2d):
+    image, labels = phantom((96, 96, 24), n_lesions=1, seed=0)
+    scribbles = sparse_scribbles(labels, step=5)
+    exact = PixelClassifier(sigmas=(1.0, 3.5, 10.0), n_estimators=25).fit(image, scribbles).predict(image)
+    fast = PixelClassifier(sigmas=(1.0, 3.5, 10.0), n_estimators=25, method="pyramid").fit(image, scribbles)
+    segmentation = fast.predict(image)
+    for tissue in (0, 2, 3):
+        assert metrics.dice(segmentation - 1 == tissue, labels == tissue) >= \
+            metrics.dice(exact - 1 == tissue, labels == tissue) - 0.02
+    roi = np.s_[:, :, 12:13]
+    np.testing.assert_array_equal(fast.predict_proba(image, roi=roi), fast.predict_proba(image)[(slice(None), *roi)])
+
+
+def test_save_and_load_keep_the_speed_settings(case2d, tmp_path):
+    import joblib
+
+    image, _, scribbles = case2d
+    clf = PixelClassifier(**FAST, method="pyramid", n_features_to_select=4).fit(image, scribbles)
+    clf.save(tmp_path / "fast.joblib")
+    loaded = PixelClassifier.load(tmp_path / "fast.joblib")
+    assert loaded.get_params() == clf.get_params()
+    np.testing.assert_array_equal(loaded.selected_features_, clf.selected_features_)
+    np.testing.assert_array_equal(loaded.predict(image), clf.predict(image))
+    # A format-1 file (before these options) holds a forest on every channel of the exact bank.
+    old = PixelClassifier(**FAST).fit(image, scribbles)
+    params = {k: v for k, v in old.get_params().items() if k not in ("method", "n_features_to_select")}
+    joblib.dump({"format": "labtools-pixel-classifier", "version": 1, "params": params, "forest": old.forest_,
+                 "classes": old.classes_, "n_features": old.n_features_in_, "feature_names": old.feature_names_},
+                tmp_path / "v1.joblib")
+    loaded = PixelClassifier.load(tmp_path / "v1.joblib")
+    assert loaded.method == "exact" and loaded.n_features_to_select is None
+    np.testing.assert_array_equal(loaded.predict(image), old.predict(image))
