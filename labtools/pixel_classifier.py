@@ -13,11 +13,14 @@ volume never exist at once). A refit after a new stroke only gathers the
 labelled voxels' features from that cache, and a slice refresh only predicts
 that slice.
 
-Two options make a whole-volume segmentation faster, at a measured cost
+Three options make a whole-volume segmentation faster, at a measured cost
 (docs/pixel_classification.md): ``method="pyramid"`` computes the large
-scales of the bank on coarse grids, and ``n_features_to_select=k`` keeps the
+scales of the bank on coarse grids; ``n_features_to_select=k`` keeps the
 k channels the forest found most useful and retrains on those alone, so each
-voxel's row of features is short and the trees are walked faster.
+voxel's row of features is short and the trees are walked faster; and
+``prediction="coarse_to_fine"`` (the default) predicts a whole volume on
+every 2nd voxel first and predicts at full resolution only where that coarse
+answer is not settled (:mod:`labtools.coarse_to_fine`).
 """
 
 from __future__ import annotations
@@ -28,13 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
+from labtools.coarse_to_fine import coarse_to_fine
 from labtools.errors import CorruptFileError, InvalidImageError, ShapeMismatchError
 from labtools.features import DEFAULT_SIGMAS, FEATURES, feature_names, feature_stack, region_slices
 
 __all__ = ["PixelClassifier", "uncertainty_from_proba"]
 
 _FORMAT = "labtools-pixel-classifier"
-_FORMAT_VERSION = 2  # 2: method, n_features_to_select and the selected channels
+_FORMAT_VERSION = 3  # 2: method, n_features_to_select and the selected channels; 3: prediction, settle_margin
+_PREDICTIONS = ("exact", "coarse_to_fine")
+_COARSE_MIN_SIZE = 4  # regions thinner than this along an axis (a slice refresh) are predicted exactly
 _PREDICT_BLOCK = 32_768  # voxels per block when predicting: its rows (8 MB for 61 channels) stay in cache
 
 
@@ -65,6 +71,17 @@ class PixelClassifier:
         takes about 40 % less time with 24 of 61 channels, at a small cost in
         accuracy (docs/pixel_classification.md). None (default): all channels. The choice is redone at
         every full retraining; refits after added strokes keep it.
+    prediction : {"exact", "coarse_to_fine"}
+        How ``predict_proba``, ``predict`` and ``uncertainty`` treat a region
+        at least 4 voxels thick along every axis (the whole image, a slab):
+        "coarse_to_fine" predicts every 2nd voxel per axis, interpolates, and
+        predicts at full resolution only the voxels that are not settled
+        (:func:`labtools.coarse_to_fine.coarse_to_fine`). Thinner regions (a
+        slice refresh) are always predicted exactly.
+    settle_margin : float
+        With "coarse_to_fine": a voxel keeps the interpolated probabilities
+        when its 2^d enclosing coarse voxels agree on the class, each with
+        p1 - p2 above this; 1 settles nothing (exact).
     max_samples : int
         At most this many labelled voxels train the forest, balanced over the
         classes, so a heavily scribbled class does not drown the others and
@@ -105,7 +122,8 @@ class PixelClassifier:
 
     def __init__(self, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, sigma_unit: str = "voxel",
                  n_estimators: int = 100, max_depth: int | None = None, method: str = "exact",
-                 n_features_to_select: int | None = None, max_samples: int = 50_000,
+                 n_features_to_select: int | None = None, prediction: str = "coarse_to_fine",
+                 settle_margin: float = 0.5, max_samples: int = 50_000,
                  refit_fraction: float = 0.15, n_jobs: int = -1, random_state: int = 0):
         self.sigmas = sigmas
         self.features = features
@@ -114,6 +132,8 @@ class PixelClassifier:
         self.max_depth = max_depth
         self.method = method
         self.n_features_to_select = n_features_to_select
+        self.prediction = prediction
+        self.settle_margin = settle_margin
         self.max_samples = max_samples
         self.refit_fraction = refit_fraction
         self.n_jobs = n_jobs
@@ -124,7 +144,8 @@ class PixelClassifier:
         """Parameters of this estimator (scikit-learn protocol)."""
         return {name: getattr(self, name) for name in (
             "sigmas", "features", "sigma_unit", "n_estimators", "max_depth", "method",
-            "n_features_to_select", "max_samples", "refit_fraction", "n_jobs", "random_state")}
+            "n_features_to_select", "prediction", "settle_margin", "max_samples", "refit_fraction", "n_jobs",
+            "random_state")}
 
     def set_params(self, **params) -> "PixelClassifier":
         """Set parameters (scikit-learn protocol); invalidates cached features."""
@@ -250,10 +271,18 @@ class PixelClassifier:
                 f"this classifier was trained on {self.n_features_in_} feature channels, the image gives "
                 f"{flat.shape[0]}: it has another number of dimensions (2D vs 3D) or of channels than "
                 "the images it was trained on, or other feature settings.")
-        return self._proba(flat).reshape((len(self.classes_), *features.shape[1:]))
+        shape = features.shape[1:]
+        if self.prediction not in _PREDICTIONS:
+            raise InvalidImageError(f"prediction must be one of {_PREDICTIONS}, got {self.prediction!r}")
+        if self.prediction == "coarse_to_fine" and min(shape) >= _COARSE_MIN_SIZE:
+            proba, _ = coarse_to_fine(lambda indices: self._proba(flat, indices), shape, margin=self.settle_margin)
+            return proba
+        return self._proba(flat).reshape((len(self.classes_), *shape))
 
-    def _proba(self, flat: np.ndarray) -> np.ndarray:
+    def _proba(self, flat: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
         """Class probabilities ``(n_classes, n_voxels)`` of feature columns ``(n_channels, n_voxels)``.
+
+        With `columns` (sorted indices), only those columns are predicted.
 
         The mean over the trees of the class frequencies of the leaf each voxel
         falls in, as scikit-learn's ``predict_proba``, computed for blocks of
@@ -266,18 +295,23 @@ class PixelClassifier:
         from joblib import effective_n_jobs
 
         trees = [(tree.tree_, _leaf_frequencies(tree.tree_)) for tree in self.forest_.estimators_]
-        proba = np.empty((len(self.classes_), flat.shape[1]), dtype=np.float32)
+        size = flat.shape[1] if columns is None else len(columns)
+        proba = np.empty((len(self.classes_), size), dtype=np.float32)
 
         def block(start):
-            stop = min(start + _PREDICT_BLOCK, flat.shape[1])
-            rows = np.ascontiguousarray(flat[self.selected_features_, start:stop].T, dtype=np.float32)
+            stop = min(start + _PREDICT_BLOCK, size)
+            if columns is None:
+                part = flat[self.selected_features_, start:stop]
+            else:
+                part = flat[np.ix_(self.selected_features_, columns[start:stop])]
+            rows = np.ascontiguousarray(part.T, dtype=np.float32)
             total = np.zeros((stop - start, len(self.classes_)), dtype=np.float32)
             for tree, frequencies in trees:
                 # np.take, not frequencies[leaves]: the same gather, ten times faster in numpy 2.
                 total += np.take(frequencies, tree.apply(rows), axis=0)
             proba[:, start:stop] = total.T / len(trees)
 
-        starts = range(0, flat.shape[1], _PREDICT_BLOCK)
+        starts = range(0, size, _PREDICT_BLOCK)
         workers = max(1, min(len(starts), effective_n_jobs(self.n_jobs)))
         with ThreadPoolExecutor(max_workers=workers) as pool:  # tree walks and numpy release the GIL
             list(pool.map(block, starts))
@@ -357,7 +391,8 @@ class PixelClassifier:
         if payload["version"] > _FORMAT_VERSION:
             raise CorruptFileError(f"{path}: written by a newer labtools (format {payload['version']}); "
                                    "upgrade labtools to read it")
-        # Format 1 predates the options: its forests use every channel of the exact bank.
+        # Format 1 predates the options: its forests use every channel of the exact bank. Formats 1
+        # and 2 have no prediction settings: they get this version's defaults.
         params = {"method": "exact", "n_features_to_select": None, **payload["params"]}
         clf = cls(**params)
         clf.forest_, clf.classes_ = payload["forest"], payload["classes"]

@@ -92,7 +92,10 @@ def test_demo_writes_report_and_montage(tmp_path):
     assert "pixel classifier:" in report and "random forest on 49 features" in report
     assert "training: TinyUNet" in report
     history = History.from_csv(tmp_path / "out" / "training" / "history.csv")
-    assert history[-1]["time"] <= 15 and f"best validation Dice {max(history.column('val_dice')):.3f}" in report
+    # max_time=15 is a budget fit plans with (measured step and validation times); on a loaded
+    # machine those vary, so the run may end a little late, never a whole epoch late.
+    assert history[-1]["time"] <= 15 * 1.2
+    assert f"best validation Dice {max(history.column('val_dice')):.3f}" in report
     assert (tmp_path / "out" / "training" / "curves.png").is_file()
     from PIL import Image as PILImage
 

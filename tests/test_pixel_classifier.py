@@ -56,7 +56,7 @@ def test_segments_the_phantom_from_sparse_clicks(seed):
 
 def test_3d_and_roi_prediction_agree():
     image, labels = phantom((40, 40, 24), n_lesions=1, seed=0)
-    clf = PixelClassifier(**FAST).fit(image, sparse_scribbles(labels, step=5))
+    clf = PixelClassifier(**FAST, prediction="exact").fit(image, sparse_scribbles(labels, step=5))
     full = clf.predict_proba(image)
     roi = np.s_[:, :, 10:11]
     np.testing.assert_array_equal(clf.predict_proba(image, roi=roi), full[(slice(None), *roi)])
@@ -185,7 +185,7 @@ def test_refit_on_unchanged_scribbles_keeps_the_forest(case2d):
 
 def test_probabilities_match_scikit_learns_forest(case2d):
     image, _, scribbles = case2d
-    clf = PixelClassifier(**FAST).fit(image, scribbles)
+    clf = PixelClassifier(**FAST, prediction="exact").fit(image, scribbles)
     features = clf._features(image).reshape(clf.n_features_in_, -1)
     reference = clf.forest_.predict_proba(features.T.astype(np.float32)).T
     np.testing.assert_allclose(clf.predict_proba(image).reshape(reference.shape), reference, atol=1e-6)
@@ -220,7 +220,8 @@ def test_pyramid_features_segment_as_well(case2d):
     image, labels = phantom((96, 96, 24), n_lesions=1, seed=0)
     scribbles = sparse_scribbles(labels, step=5)
     exact = PixelClassifier(sigmas=(1.0, 3.5, 10.0), n_estimators=25).fit(image, scribbles).predict(image)
-    fast = PixelClassifier(sigmas=(1.0, 3.5, 10.0), n_estimators=25, method="pyramid").fit(image, scribbles)
+    fast = PixelClassifier(sigmas=(1.0, 3.5, 10.0), n_estimators=25, method="pyramid",
+                           prediction="exact").fit(image, scribbles)
     segmentation = fast.predict(image)
     for tissue in (0, 2, 3):
         assert metrics.dice(segmentation - 1 == tissue, labels == tissue) >= \
