@@ -7,11 +7,10 @@ at random interior points of each class) on a few axial slices.
 1. End to end, scribbles -> full-volume segmentation: labtools (`fit` +
    `predict`) vs scikit-image `multiscale_basic_features` + `fit_segmenter` +
    `predict_segmenter` with the same forest (RandomForestClassifier, same
-   n_estimators, all cores). labtools runs four times: with its defaults (the
-   exact feature bank, coarse-to-fine prediction), with ``prediction="exact"``
-   (every voxel down every tree, the default before coarse-to-fine), with
-   ``method="pyramid"`` (large scales on coarse grids), and with the pyramid
-   plus ``n_features_to_select=24`` (feature selection).
+   n_estimators, all cores). labtools runs three times: with its defaults (the
+   pyramid feature bank, coarse-to-fine prediction), with ilastik's exact bank
+   (``method="exact"``), and with the defaults plus ``n_features_to_select=24``
+   (feature selection).
    Each run has its own child process so that its peak RSS is its own.
    Reports time, Dice per class 2-4, peak RSS.
 2. Stroke -> refreshed slice: after the first fit, add one stroke at a time
@@ -59,9 +58,8 @@ def _dice_per_class(seg, labels) -> dict:
     return {c: round(dice(seg == c, labels == c), 4) for c in (2, 3, 4)}
 
 
-LABTOOLS_CONFIGS = {"labtools": {}, "labtools, exact": {"prediction": "exact"},
-                    "labtools pyramid": {"method": "pyramid"},
-                    "pyramid, 24 ch.": {"method": "pyramid", "n_features_to_select": 24}}
+LABTOOLS_CONFIGS = {"labtools": {}, "labtools, exact bank": {"method": "exact"},
+                    "labtools, 24 ch.": {"n_features_to_select": 24}}
 
 
 def run_labtools(trees: int, options: dict, queue) -> None:

@@ -241,7 +241,7 @@ def test_save_and_load_keep_the_speed_settings(case2d, tmp_path):
     np.testing.assert_array_equal(loaded.selected_features_, clf.selected_features_)
     np.testing.assert_array_equal(loaded.predict(image), clf.predict(image))
     # A format-1 file (before these options) holds a forest on every channel of the exact bank.
-    old = PixelClassifier(**FAST).fit(image, scribbles)
+    old = PixelClassifier(**FAST, method="exact").fit(image, scribbles)
     params = {k: v for k, v in old.get_params().items() if k not in ("method", "n_features_to_select")}
     joblib.dump({"format": "labtools-pixel-classifier", "version": 1, "params": params, "forest": old.forest_,
                  "classes": old.classes_, "n_features": old.n_features_in_, "feature_names": old.feature_names_},
