@@ -37,9 +37,19 @@ def lesson_sources(folder: Path = LESSONS) -> list[Path]:
     return sorted(folder.glob("[0-9][0-9]-*.py"))
 
 
-def solution_notebook(source: Path) -> str:
-    """The solution notebook of `source` as .ipynb text (jupytext, no outputs)."""
+def solution_notebook(source: Path, previous: Path | None = None) -> str:
+    """The solution notebook of `source` as .ipynb text (jupytext, no outputs).
+
+    jupytext draws new cell ids on every run; the ids of `previous` (the
+    notebook written last time) are kept cell by cell, so that editing one
+    sentence of a lesson changes one cell of its notebook, not every id.
+    """
     notebook = jupytext.read(source)
+    if previous is not None and previous.exists():
+        old_ids = [cell.get("id") for cell in json.loads(previous.read_text())["cells"]]
+        for cell, old_id in zip(notebook.cells, old_ids):
+            if old_id:
+                cell["id"] = old_id
     return jupytext.writes(notebook, fmt="ipynb")
 
 
@@ -63,7 +73,7 @@ def build(*, check: bool = False) -> list[Path]:
     STUDENT.mkdir(exist_ok=True)
     for source in lesson_sources():
         solution = source.with_suffix(".ipynb")
-        expected = solution_notebook(source)
+        expected = solution_notebook(source, previous=solution)
         if not solution.exists() or cell_sources(solution.read_text()) != cell_sources(expected):
             stale.append(solution)
             if not check:

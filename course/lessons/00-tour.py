@@ -219,11 +219,11 @@ from nibabel.affines import apply_affine, from_matvec  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 corners = np.array([[0, 0, 0], [98, 116, 94], [49, 67, 36], [10, 0, 5]])
-assert np.allclose(voxel_to_world(mni.affine, corners), apply_affine(mni.affine, corners))
+np.testing.assert_allclose(voxel_to_world(mni.affine, corners), apply_affine(mni.affine, corners), rtol=1e-5, atol=1e-8)
 oblique = from_matvec(Rotation.from_euler("xyz", [10, -20, 5], degrees=True).as_matrix()
                       @ np.diag([0.8, 0.8, 3.0]), [-90.0, 120.0, -40.0])
 random_voxels = np.random.default_rng(1).integers(0, 100, size=(50, 3))
-assert np.allclose(voxel_to_world(oblique, random_voxels), apply_affine(oblique, random_voxels))
+np.testing.assert_allclose(voxel_to_world(oblique, random_voxels), apply_affine(oblique, random_voxels), rtol=1e-5, atol=1e-8)
 print("Exercise 2: correct")
 
 # %% [markdown]
@@ -395,9 +395,9 @@ lps_array = mni.array[::-1, ::-1]          # the same brain stored in LPS order
 mine_array, mine_affine = to_ras(lps_array, lps_affine)
 canonical = nib.as_closest_canonical(nib.Nifti1Image(np.ascontiguousarray(lps_array), lps_affine))
 assert nib.aff2axcodes(lps_affine) == ("L", "P", "S")
-assert np.allclose(mine_affine, canonical.affine)
-assert np.array_equal(mine_array, np.asanyarray(canonical.dataobj))
-assert np.array_equal(mine_array, mni.array)   # back to the template as labtools loads it
+np.testing.assert_allclose(mine_affine, canonical.affine, rtol=1e-5, atol=1e-8)
+np.testing.assert_array_equal(mine_array, np.asanyarray(canonical.dataobj))
+np.testing.assert_array_equal(mine_array, mni.array)  # back to the template as labtools loads it
 print("Exercise 3: correct")
 
 # %% [markdown]

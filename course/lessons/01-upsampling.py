@@ -77,7 +77,7 @@ print("bed of nails:\n", upsampling.bed_of_nails(x, 2)[0, 0])
 x = rng.random((2, 3, 5, 4))
 for factor in (2, 3):
     torch_nn = F.interpolate(torch.from_numpy(x), scale_factor=factor, mode="nearest").numpy()
-    assert np.array_equal(upsampling.nearest_neighbour(x, factor), torch_nn)
+    np.testing.assert_array_equal(upsampling.nearest_neighbour(x, factor), torch_nn)
 print("nearest_neighbour equals torch's interpolate(mode='nearest')")
 
 # %% [markdown]
@@ -124,9 +124,10 @@ for trial in range(5):
     nail[:, :, 0, 0] = 1.0
     expected = F.conv_transpose2d(torch.from_numpy(x), nail, stride=factor, groups=3).numpy()
     mine = my_bed_of_nails(x, factor)
-    assert mine.shape == expected.shape, (mine.shape, expected.shape)
-    assert np.array_equal(mine, expected)
-    assert np.array_equal(mine, upsampling.bed_of_nails(x, factor))
+    assert mine.shape == expected.shape, f"shape {mine.shape}, expected {expected.shape}"
+    assert mine.dtype == x.dtype, f"dtype {mine.dtype}: keep the dtype of x ({x.dtype})"
+    np.testing.assert_array_equal(mine, expected, err_msg="values differ from torch's bed of nails")
+    np.testing.assert_array_equal(mine, upsampling.bed_of_nails(x, factor))
 print("Exercise 1 passed: your bed of nails equals labtools and torch's conv_transpose2d")
 
 # %% [markdown]
@@ -160,7 +161,7 @@ for trial in range(5):
     t_unpooled = torch.nn.MaxUnpool2d(size)(t_pooled, t_indices, output_size=shape)
     pooled, indices = upsampling.max_pool_with_indices(x, size)
     assert np.array_equal(pooled, t_pooled.numpy()) and np.array_equal(indices, t_indices.numpy())
-    assert np.array_equal(upsampling.max_unpool(pooled, indices, shape), t_unpooled.numpy())
+    np.testing.assert_array_equal(upsampling.max_unpool(pooled, indices, shape), t_unpooled.numpy())
 print("max_pool_with_indices and max_unpool equal torch's MaxPool2d / MaxUnpool2d")
 
 # %% [markdown]
@@ -201,7 +202,7 @@ for trial in range(5):
     weight = rng.standard_normal((3, 4, k, k))          # (C_in, C_out, k, k)
     expected = F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(weight), stride=stride,
                                   padding=padding).numpy()
-    assert np.allclose(upsampling.conv_transpose2d(x, weight, stride, padding), expected)
+    np.testing.assert_allclose(upsampling.conv_transpose2d(x, weight, stride, padding), expected, rtol=1e-5, atol=1e-8)
 print("the scatter equals torch's conv_transpose2d")
 
 # %% [markdown]
@@ -217,7 +218,7 @@ stride, padding = 2, 1
 spread = torch.from_numpy(upsampling.zero_insert(x, stride))
 flipped = torch.from_numpy(weight).flip(2, 3).transpose(0, 1)       # (C_out, C_in, k, k)
 gathered = F.conv2d(spread, flipped, padding=weight.shape[2] - 1 - padding).numpy()
-assert np.allclose(gathered, upsampling.conv_transpose2d(x, weight, stride, padding))
+np.testing.assert_allclose(gathered, upsampling.conv_transpose2d(x, weight, stride, padding), rtol=1e-5, atol=1e-8)
 show([x[0, 0], spread[0, 0].numpy(), gathered[0, 0]],
      ["input 4×5", "zeros inserted (stride 2)", "conv with flipped kernel"], cmap="RdBu")
 
@@ -236,7 +237,7 @@ print(C)
 x = rng.standard_normal(4)
 torch_conv = F.conv1d(torch.from_numpy(x)[None, None], torch.from_numpy(kernel)[None, None],
                       padding=1).numpy().ravel()
-assert np.allclose(C @ x, torch_conv)
+np.testing.assert_allclose(C @ x, torch_conv, rtol=1e-5, atol=1e-8)
 print("C @ x equals torch's conv1d")
 
 # %% [markdown]
@@ -249,8 +250,8 @@ print("C @ x equals torch's conv1d")
 y = rng.standard_normal(C.shape[0])
 torch_transposed = F.conv_transpose1d(torch.from_numpy(y)[None, None],
                                       torch.from_numpy(kernel)[None, None], padding=1).numpy().ravel()
-assert np.allclose(C.T @ y, torch_transposed)
-assert np.allclose(upsampling.conv_transpose_via_matrix(y, kernel, (4,), padding=1), torch_transposed)
+np.testing.assert_allclose(C.T @ y, torch_transposed, rtol=1e-5, atol=1e-8)
+np.testing.assert_allclose(upsampling.conv_transpose_via_matrix(y, kernel, (4,), padding=1), torch_transposed, rtol=1e-5, atol=1e-8)
 print("C^T @ y equals torch's conv_transpose1d")
 
 # %% [markdown]
@@ -292,7 +293,7 @@ for trial in range(20 if QUICK else 200):
     transposed = F.conv_transpose1d if ndim == 1 else F.conv_transpose2d
     expected = transposed(torch.from_numpy(y)[None, None], torch.from_numpy(kernel_nd)[None, None],
                           stride=stride, padding=padding, output_padding=extra).numpy()[0, 0]
-    assert np.allclose((C.T @ y.ravel()).reshape(in_shape), expected)
+    np.testing.assert_allclose((C.T @ y.ravel()).reshape(in_shape), expected, rtol=1e-5, atol=1e-8)
 print("C^T equals torch's transposed convolution on every random case")
 
 # %% [markdown]
@@ -326,16 +327,16 @@ for trial in range(30):
     padding, n = int(rng.integers(0, k)), int(rng.integers(k, 12))
     kernel_1d = rng.standard_normal(k)
     mine = my_conv_matrix_1d(kernel_1d, n, stride, padding)
-    assert np.allclose(mine, upsampling.conv_matrix(kernel_1d, (n,), stride, padding)), (k, stride, padding, n)
+    np.testing.assert_allclose(mine, upsampling.conv_matrix(kernel_1d, (n,), stride, padding), rtol=1e-5, atol=1e-8, err_msg=str((k, stride, padding, n)))
     x = rng.standard_normal(n)
     conv = F.conv1d(torch.from_numpy(x)[None, None], torch.from_numpy(kernel_1d)[None, None],
                     stride=stride, padding=padding).numpy().ravel()
-    assert np.allclose(mine @ x, conv)
+    np.testing.assert_allclose(mine @ x, conv, rtol=1e-5, atol=1e-8)
     y = rng.standard_normal(mine.shape[0])
     extra = n - upsampling.output_size(len(y), k, stride, padding)
     transposed = F.conv_transpose1d(torch.from_numpy(y)[None, None], torch.from_numpy(kernel_1d)[None, None],
                                     stride=stride, padding=padding, output_padding=extra).numpy().ravel()
-    assert np.allclose(mine.T @ y, transposed)
+    np.testing.assert_allclose(mine.T @ y, transposed, rtol=1e-5, atol=1e-8)
 print("Exercise 2 passed: C @ x is conv1d, C.T @ y is conv_transpose1d")
 
 # %% [markdown]

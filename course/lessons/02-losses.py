@@ -221,7 +221,7 @@ for mask, w0, sigma in cases:
     mine = np.asarray(my_weight_map(mask, w0=w0, sigma=sigma))
     expected = losses.unet_weight_map(mask, w0=w0, sigma=sigma, class_weights=None)
     assert mine.shape == mask.shape
-    assert np.allclose(mine, expected, rtol=1e-5), np.abs(mine - expected).max()
+    np.testing.assert_allclose(mine, expected, rtol=1e-5, atol=1e-8, err_msg=str(np.abs(mine - expected).max()))
 # Analytic case: two columns of objects 1 pixel apart, so d1 = d2 = 1 in the gap.
 gap = np.zeros((5, 7), np.uint8)
 gap[:, :3] = 1
@@ -351,7 +351,7 @@ ax.set(xlabel="object area (pixels)", ylabel="−∂loss/∂p at an object pixel
 ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
-assert np.allclose(grads["cross-entropy"], 1 / (0.5 * 48 * 48))       # -1 / (N p), size-independent
+np.testing.assert_allclose(grads["cross-entropy"], 1 / (0.5 * 48 * 48), rtol=1e-5, atol=1e-8)  # -1 / (N p), size-independent
 
 # %% [markdown]
 # ## 4. Generalised Dice
@@ -388,8 +388,9 @@ assert torch.isclose(losses.generalized_dice_loss(missed, target), monai_gdl(mis
 #
 # $$ \mathrm{FL}(p_t) = -(1 - p_t)^\gamma \log p_t, \qquad \gamma \ge 0. $$
 #
-# $\gamma = 0$ is cross-entropy; with $\gamma = 2$ (the paper's choice) a pixel at $p_t = 0.9$
-# loses 100× of its loss, one at $p_t = 0.1$ barely anything. The curves, computed with
+# $\gamma = 0$ is cross-entropy; with $\gamma = 2$ (the paper's choice) the loss of a pixel at
+# $p_t = 0.9$ is divided by 100 ($(1 - 0.9)^2 = 0.01$), while a badly classified one at $p_t = 0.1$
+# keeps 81 % of it ($0.9^2$). The curves, computed with
 # `losses.focal_loss(reduction="none")` on logits built to give each $p_t$:
 
 # %%
@@ -533,7 +534,7 @@ for name, (ours, theirs) in twins.items():
         z = torch.from_numpy(rng.normal(0, 2, (2, 3, *spatial)))
         t = torch.from_numpy(rng.integers(0, 3, (2, *spatial)))
         values += [ours(z, t).item(), theirs(z, monai_target(t)).item()]
-    assert np.allclose(values[0::2], values[1::2], atol=1e-6), name
+    np.testing.assert_allclose(values[0::2], values[1::2], atol=1e-6, rtol=1e-5, err_msg=str(name))
     print(f"{name:24s} " + " ".join(f"{v:>11.6f}" for v in values))
 
 # %% [markdown]

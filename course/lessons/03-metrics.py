@@ -153,11 +153,13 @@ def scores_from_counts(tp, fp, fn, tn):
 mine = scores_from_counts(c.tp, c.fp, c.fn, c.tn)
 assert np.isclose(mine["f1"], mine["dice"]), "F1 and Dice should be the same number"
 for name in ("precision", "recall", "specificity", "dice", "iou"):
-    assert np.isclose(mine[name], metrics.overlap_scores(c)[name]), name
+    theirs = metrics.overlap_scores(c)[name]
+    assert np.isclose(mine[name], theirs), f"{name}: yours {mine[name]!r}, labtools {theirs!r}"
 # The same confusion matrix from MONAI, and its precision / recall / F1.
 monai_cm = get_confusion_matrix(monai_tensor(pred), monai_tensor(ref))
 for name, monai_name in [("precision", "precision"), ("recall", "sensitivity"), ("f1", "f1 score")]:
-    assert np.isclose(mine[name], compute_confusion_matrix_metric(monai_name, monai_cm).item(), rtol=1e-5), name
+    theirs = compute_confusion_matrix_metric(monai_name, monai_cm).item()
+    assert np.isclose(mine[name], theirs, rtol=1e-5), f"{name}: yours {mine[name]!r}, MONAI {theirs!r}"
 print("Exercise 1: your scores equal labtools and MONAI")
 
 # %% [markdown]
@@ -268,7 +270,7 @@ plt.show()
 
 # The map read at the prediction's boundary is exactly labtools' directed distance set.
 d_lab = metrics.surface_distances(pred, ref, spacing, surfels=False)
-assert np.allclose(np.sort(pred_to_ref), np.sort(d_lab.voxel_pred_to_ref))
+np.testing.assert_allclose(np.sort(pred_to_ref), np.sort(d_lab.voxel_pred_to_ref), rtol=1e-5, atol=1e-8)
 print(f"{pred_to_ref.size} boundary pixels, largest distance {pred_to_ref.max():.2f} mm "
       f"(labtools: {d_lab.voxel_pred_to_ref.max():.2f} mm)")
 
@@ -570,8 +572,8 @@ def monai_vote(masks):
 
 mine = majority_vote(list(raters.values()))
 assert mine.dtype == bool and mine.shape == truth.shape
-assert np.array_equal(mine, monai_vote(list(raters.values())))
-assert np.array_equal(majority_vote([truth, truth, ~truth]), truth)
+np.testing.assert_array_equal(mine, monai_vote(list(raters.values())))
+np.testing.assert_array_equal(majority_vote([truth, truth, ~truth]), truth)
 print("Exercise 3: your vote equals MONAI's VoteEnsemble")
 
 # %% [markdown]

@@ -136,8 +136,8 @@ for sigma in (0.7, 1.6, 5.0):
     smoothed, gradient = smoothing_and_gradient(plane, sigma)
     assert feature_names(2, sigmas=(sigma,), features=("gaussian", "gradient")) == [
         f"gaussian({sigma:g})", f"gradient({sigma:g})"]
-    assert np.allclose(smoothed, reference[0], atol=1e-5), sigma
-    assert np.allclose(gradient, reference[1], atol=1e-5), sigma
+    np.testing.assert_allclose(smoothed, reference[0], atol=1e-5, rtol=1e-5, err_msg=str(sigma))
+    np.testing.assert_allclose(gradient, reference[1], atol=1e-5, rtol=1e-5, err_msg=str(sigma))
 print("Exercise 1: correct")
 
 # %% [markdown]
@@ -244,9 +244,9 @@ def margin_and_entropy(proba):
 proba = session.classifier.predict_proba(image, roi=np.s_[:, :, z:z + 1])
 margin, entropy = margin_and_entropy(proba)
 assert margin.shape == entropy.shape == proba.shape[1:]
-assert np.allclose(margin, uncertainty_from_proba(proba, "margin"), atol=1e-6)
-assert np.allclose(entropy, uncertainty_from_proba(proba, "entropy"), atol=1e-5)
-assert np.allclose(margin_and_entropy(np.full((4, 3), 0.25))[1], 1.0)   # uniform: most uncertain
+np.testing.assert_allclose(margin, uncertainty_from_proba(proba, "margin"), atol=1e-6, rtol=1e-5)
+np.testing.assert_allclose(entropy, uncertainty_from_proba(proba, "entropy"), atol=1e-5, rtol=1e-5)
+np.testing.assert_allclose(margin_and_entropy(np.full((4, 3), 0.25))[1], 1.0, rtol=1e-5, atol=1e-8)  # uniform: most uncertain
 print("Exercise 2: correct")
 
 # %% [markdown]

@@ -230,7 +230,7 @@ print("$ labtools evaluate", " ".join(command[4:]))
 result = subprocess.run(command, capture_output=True, text=True)
 print(result.stdout)
 from_cli = pd.read_csv(OUT / "cli_41pct.csv")
-assert np.allclose(from_cli["dice"], [r["dice"] for r in rows["41pct"]], equal_nan=True)
+np.testing.assert_allclose(from_cli["dice"], [r["dice"] for r in rows["41pct"]], equal_nan=True, rtol=1e-5, atol=1e-8)
 
 # %% [markdown]
 # ## 5. The per-case report
