@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import jupytext
@@ -80,8 +81,6 @@ def build(*, check: bool = False) -> list[Path]:
                 solution.write_text(expected, encoding="utf-8")
         student = STUDENT / f"{source.stem}.ipynb"
         if check:
-            import tempfile
-
             with tempfile.TemporaryDirectory() as scratch:
                 fresh = student_notebook(source, Path(scratch)).read_text()
             if not student.exists() or cell_sources(student.read_text()) != cell_sources(fresh):

@@ -14,7 +14,6 @@ Examples
 (0.875, 1.0)
 """
 
-from labtools.metrics import batch
 from labtools.metrics.evaluate import METRIC_NAMES, evaluate
 from labtools.metrics.lesions import FROC, LesionReport, froc, lesion_detection, volume_ml
 from labtools.metrics.overlap import (
@@ -39,3 +38,13 @@ __all__ = [
     "LesionReport", "lesion_detection", "volume_ml", "FROC", "froc",
     "evaluate", "METRIC_NAMES", "batch",
 ]
+
+
+def __getattr__(name: str):
+    # metrics.batch (file pairing, CSV) pulls in labtools.io: load it on first use only, so
+    # that `from labtools import metrics` stays as light as the metrics themselves.
+    if name == "batch":
+        import importlib
+
+        return importlib.import_module("labtools.metrics.batch")
+    raise AttributeError(f"module 'labtools.metrics' has no attribute {name!r}")

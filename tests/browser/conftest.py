@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.lab import CHROMIUM_FLAGS, chromium_path, jupyterlab
+from tests.browser.lab import CHROMIUM_FLAGS, chromium_path, jupyterlab, open_and_run
 
 LESSONS = Path(__file__).resolve().parents[2] / "course" / "lessons"
 
@@ -25,3 +25,12 @@ def lab(tmp_path_factory):
         browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         yield base, token, browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def lesson_in_lab(lab, request):
+    """(page, its RequestLog): the test module's NOTEBOOK open in JupyterLab, all cells run."""
+    base, token, browser = lab
+    page, requests = open_and_run(browser, base, token, request.module.NOTEBOOK)
+    yield page, requests
+    page.close()

@@ -13,19 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.lab import ERRORS, open_and_run
+from tests.browser.lab import ERRORS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def lesson_in_lab(lab):
-    base, token, browser = lab
-    page, requests = open_and_run(browser, base, token, "03-metrics.ipynb")
-    yield page, requests
-    page.close()
+NOTEBOOK = "03-metrics.ipynb"   # opened and run by the lesson_in_lab fixture (conftest.py)
 
 
 def _explorer(page):

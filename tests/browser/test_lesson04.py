@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.lab import ERRORS, kernel_print, open_and_run
+from tests.browser.lab import ERRORS, kernel_print
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+NOTEBOOK = "04-interactive-labeling.ipynb"   # opened and run by the lesson_in_lab fixture (conftest.py)
 STROKE = ((0.30, 0.50), (0.70, 0.50))   # from (x, y) to (x, y), as fractions of the canvas
 
 CHANGED_VOXELS = """
@@ -37,14 +38,6 @@ print(json.dumps({
     "status": canvas.status.value,
 }))
 """
-
-
-@pytest.fixture(scope="module")
-def lesson_in_lab(lab):
-    base, token, browser = lab
-    page, requests = open_and_run(browser, base, token, "04-interactive-labeling.ipynb")
-    yield page, requests
-    page.close()
 
 
 def test_lesson_runs_in_jupyterlab_without_errors(lesson_in_lab):
