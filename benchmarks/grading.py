@@ -1,16 +1,18 @@
-"""Benchmark: `labtools grade` on 100 generated submissions x 3 functions.
+"""Benchmark: `labtools grade` on 100 submissions of an nbgrader-format assignment, 10 test cells.
 
-Target (issue 8): 100 submissions of a 3-function assignment graded in at most
-2 minutes on 2 cores, each submission in its own sandboxed process. The
-assignment is course/assignments/transposed-convolution (output_size,
-zero_insert, conv_transpose2d; 12 + 12 + 16 cases). The submissions are a mix:
-correct notebooks, wrong ones (off-by-one output size, zeros in the wrong
-place) and partly right ones (padding not cropped), as .ipynb and .py files.
-There is no other grader to run side by side that is immune to the same
-attacks (nbgrader and otter run submissions in-process), so the script prints
-the time, the per-submission rate and the target instead of a ratio.
+Target (issue 13): 100 submissions of an nbgrader source notebook with 10
+autograded test cells, graded in at most 2 minutes on 2 cores under
+bubblewrap: each submission's code in its own walled student process, the
+tests in its own tester process. The submissions are a mix of correct,
+wrong, partly right, raising and endlessly looping answers.
 
-Run:  .venv/bin/python benchmarks/grading.py [--submissions 100] [--workers N]
+Side by side, in the same process and on the same submissions, nbgrader's own
+``autograde`` (which runs each notebook in a Jupyter kernel, tests in the
+student's process) grades the first `--compare` submissions, and the script
+prints the time per submission of both and their ratio, and checks that both
+give every compared submission the same total.
+
+Run:  .venv/bin/python benchmarks/grading.py [--submissions 100] [--workers N] [--compare 6]
 """
 
 from __future__ import annotations
@@ -19,84 +21,151 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-ASSIGNMENT = Path(__file__).resolve().parents[1] / "course" / "assignments" / "transposed-convolution"
 TARGET_SECONDS = 120.0
-
-OUTPUT_SIZE = {
-    "correct": "def output_size(size, kernel, stride, padding):\n"
-               "    return (size - 1) * stride - 2 * padding + kernel\n",
-    "wrong": "def output_size(size, kernel, stride, padding):\n"
-             "    return size * stride - 2 * padding + kernel\n",
-}
-ZERO_INSERT = {
-    "correct": "import numpy as np\ndef zero_insert(x, stride):\n"
-               "    n, c, h, w = x.shape\n"
-               "    out = np.zeros((n, c, (h - 1) * stride + 1, (w - 1) * stride + 1), x.dtype)\n"
-               "    out[:, :, ::stride, ::stride] = x\n    return out\n",
-    "wrong": "import numpy as np\ndef zero_insert(x, stride):\n"
-             "    return np.kron(x, np.ones((1, 1, stride, stride)))\n",
-}
-CONV = {
-    "correct": "import numpy as np\ndef conv_transpose2d(x, weight, stride, padding):\n"
-               "    n, _, h, w = x.shape\n    k = weight.shape[2]\n"
-               "    full = np.zeros((n, weight.shape[1], (h - 1) * stride + k, (w - 1) * stride + k))\n"
-               "    for i in range(h):\n        for j in range(w):\n"
-               "            full[:, :, i * stride:i * stride + k, j * stride:j * stride + k] += \\\n"
-               "                np.einsum('nc,cokl->nokl', x[:, :, i, j], weight)\n"
-               "    return full[:, :, padding:full.shape[2] - padding, padding:full.shape[3] - padding]\n",
-    "partial": "import numpy as np\ndef conv_transpose2d(x, weight, stride, padding):\n"
-               "    n, _, h, w = x.shape\n    k = weight.shape[2]\n"
-               "    full = np.zeros((n, weight.shape[1], (h - 1) * stride + k, (w - 1) * stride + k))\n"
-               "    for i in range(h):\n        for j in range(w):\n"
-               "            full[:, :, i * stride:i * stride + k, j * stride:j * stride + k] += \\\n"
-               "                np.einsum('nc,cokl->nokl', x[:, :, i, j], weight)\n"
-               "    return full\n",
-}
+FUNCTIONS = [  # name, solution body, test asserts, wrong body
+    ("add", "return a + b", ["add(1, 2) == 3", "add(-1, 1) == 0"], "return a - b"),
+    ("mean", "return sum(a) / len(a)", ["mean([1, 2, 3]) == 2", "mean([4]) == 4"], "return a[0]"),
+    ("clip01", "return min(max(a, 0), 1)", ["clip01(2) == 1", "clip01(-1) == 0", "clip01(.5) == .5"],
+     "return a"),
+    ("squares", "return [i * i for i in range(1, a + 1)]", ["squares(3) == [1, 4, 9]"],
+     "return [i * i for i in range(a)]"),
+    ("dice", "inter = len(set(a) & set(b))\n    return 2 * inter / (len(a) + len(b))",
+     ["dice([1, 2], [2, 3]) == 0.5", "dice([1], [1]) == 1"], "return 1.0"),
+    ("word_count", "return len(a.split())", ["word_count('a b c') == 3"], "return a.count(' ')"),
+    ("reverse", "return a[::-1]", ["reverse([1, 2, 3]) == [3, 2, 1]"], "return a"),
+    ("argmax", "return max(range(len(a)), key=lambda i: a[i])", ["argmax([3, 9, 2]) == 1"],
+     "return max(a)"),
+    ("normalize", "import numpy as np\n    a = np.asarray(a, float)\n    return (a - a.mean()) / a.std()",
+     ["abs(float(normalize([1, 2, 3]).mean())) < 1e-12", "abs(float(normalize([1, 2, 3]).std()) - 1) < 1e-9"],
+     "return a"),
+    ("fib", "x, y = 0, 1\n    for _ in range(a):\n        x, y = y, x + y\n    return x",
+     ["fib(10) == 55", "fib(0) == 0"], "return a"),
+]
+SIGNATURES = {"dice": "a, b", "add": "a, b"}
 
 
-def make_submissions(folder: Path, count: int) -> None:
-    """`count` submissions cycling through the variants; every third one is a notebook."""
-    for index in range(count):
-        parts = [OUTPUT_SIZE[("correct", "wrong")[index % 2]],
-                 ZERO_INSERT[("correct", "correct", "wrong")[index % 3]],
-                 CONV[("correct", "partial")[(index // 2) % 2]],
-                 "print(output_size(3, 2, 2, 0))\n"]  # top-level code the grader never runs
-        if index % 3 == 0:
-            cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                      "source": part} for part in parts]
-            (folder / f"student{index:03d}.ipynb").write_text(
-                json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-        else:
-            (folder / f"student{index:03d}.py").write_text("\n# %%\n".join(parts))
+def _cell(kind, source, **nbgrader):
+    cell = {"cell_type": kind, "metadata": {}, "source": source}
+    if kind == "code":
+        cell.update(outputs=[], execution_count=None)
+    if nbgrader:
+        cell["metadata"]["nbgrader"] = {"schema_version": 3, "locked": False, **nbgrader}
+    return cell
+
+
+def source_notebook() -> dict:
+    """10 solution cells, each followed by its autograded test cell (1 point each)."""
+    cells = [_cell("markdown", "# Ten small functions")]
+    for name, body, tests, _ in FUNCTIONS:
+        signature = SIGNATURES.get(name, "a")
+        cells.append(_cell("code", f"def {name}({signature}):\n    ### BEGIN SOLUTION\n    {body}\n"
+                                   "    ### END SOLUTION", solution=True, grade=False, grade_id=name))
+        cells.append(_cell("code", "\n".join(f"assert {t}" for t in tests), solution=False,
+                           grade=True, grade_id=f"test_{name}", points=1, locked=True))
+    return {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "language": "python",
+                                                        "display_name": "Python 3"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def submission(released: dict, index: int) -> dict:
+    """The released notebook answered: mostly right, some wrong, one raising, one looping."""
+    document = json.loads(json.dumps(released))
+    for cell in document["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if not meta.get("solution"):
+            continue
+        number = [f[0] for f in FUNCTIONS].index(meta["grade_id"])
+        name, body, _, wrong = FUNCTIONS[number]
+        choice = (index + number) % 7
+        text = body if choice < 4 else wrong if choice < 6 else "raise ValueError('not done')"
+        if index % 25 == 3 and number == 0:
+            text = "while True:\n        pass"
+        cell["source"] = f"def {name}({SIGNATURES.get(name, 'a')}):\n    {text}"
+    return document
+
+
+def grade_labtools(folder: Path, subs: Path, out: Path, workers) -> tuple[float, dict]:
+    from labtools.grading import grade
+
+    start = time.perf_counter()
+    report = grade(folder, subs, out, workers=workers)
+    seconds = time.perf_counter() - start
+    return seconds, {s.student: s.total for s in report.submissions}, report.layers
+
+
+def grade_nbgrader(root: Path, students: list[str]) -> tuple[float, dict]:
+    """nbgrader autograde of `students` (its course directory layout), as nbgrader runs it."""
+    # nbgrader calls the `alembic` command: the venv's bin folder must be on PATH.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    setup = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ps1",
+                            "--force", f"--CourseDirectory.root={root}"],
+                           cwd=root, capture_output=True, text=True, env=env)
+    if setup.returncode != 0:
+        raise RuntimeError(setup.stderr[-2000:])
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ps1", "--force",
+                           f"--CourseDirectory.root={root}", "--ExecutePreprocessor.timeout=5",
+                           "--Autograde.create_student=True"],
+                          cwd=root, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    totals = {}
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        for student in students:
+            totals[student] = gradebook.find_submission("ps1", student).score
+    return seconds, totals
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=100)
     parser.add_argument("--workers", type=int, default=None, help="default: one per CPU")
+    parser.add_argument("--compare", type=int, default=6,
+                        help="submissions also graded by nbgrader autograde (0: none)")
     args = parser.parse_args()
-    from labtools.grading import grade
+    from labtools.grading import read_source
 
-    with tempfile.TemporaryDirectory() as work:
-        submissions = Path(work) / "submissions"
-        submissions.mkdir()
-        make_submissions(submissions, args.submissions)
-        start = time.perf_counter()
-        report = grade(ASSIGNMENT, submissions, Path(work) / "out", workers=args.workers)
-        seconds = time.perf_counter() - start
-    totals = [s.total for s in report.submissions]
-    print(f"# {platform.node()} | {platform.machine()} | {os.cpu_count()} CPUs | "
-          f"{time.strftime('%Y-%m-%d')} | sandbox: {', '.join(report.layers)}")
-    print(f"{len(totals)} submissions x {len(report.assignment.functions)} functions graded in "
-          f"{seconds:.1f} s ({seconds / len(totals):.3f} s per submission, "
-          f"{len(totals) / seconds:.2f} submissions/s); target <= {TARGET_SECONDS:.0f} s: "
-          f"{'met' if seconds <= TARGET_SECONDS else 'NOT met'}")
-    print(f"scores: min {min(totals):g}, mean {sum(totals) / len(totals):.2f}, max {max(totals):g} "
-          f"of {report.assignment.max_points:g}; full marks: {sum(t == report.assignment.max_points for t in totals)}")
+    work = Path(tempfile.mkdtemp(prefix="labtools-bench-grading-"))
+    folder = work / "source" / "ps1"
+    folder.mkdir(parents=True)
+    (folder / "ps1.ipynb").write_text(json.dumps(source_notebook()))
+    released = read_source(folder / "ps1.ipynb").student_document()
+    subs = work / "subs"
+    subs.mkdir()
+    for index in range(args.submissions):
+        document = submission(released, index)
+        (subs / f"s{index:03d}.ipynb").write_text(json.dumps(document))
+        if index < args.compare:  # nbgrader's layout: submitted/<student>/<assignment>/
+            target = work / "submitted" / f"s{index:03d}" / "ps1"
+            target.mkdir(parents=True)
+            (target / "ps1.ipynb").write_text(json.dumps(document))
+    seconds, ours, layers = grade_labtools(folder, subs, work / "out", args.workers)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}")
+    print(f"sandbox: {'; '.join(layers)}")
+    rate = seconds / args.submissions
+    print(f"labtools grade: {args.submissions} submissions x 10 test cells in {seconds:.1f} s "
+          f"({rate:.2f} s per submission); target <= {TARGET_SECONDS:.0f} s: "
+          f"{'MET' if seconds <= TARGET_SECONDS else 'MISSED'}")
+    if args.compare:
+        students = [f"s{i:03d}" for i in range(args.compare)]
+        theirs_seconds, theirs = grade_nbgrader(work, students)
+        their_rate = theirs_seconds / args.compare
+        print(f"nbgrader autograde: {args.compare} submissions in {theirs_seconds:.1f} s "
+              f"({their_rate:.2f} s per submission)")
+        print(f"ratio labtools / nbgrader per submission: {rate / their_rate:.2f}")
+        same = all(abs(ours[s] - theirs[s]) < 1e-9 for s in students)
+        print(f"totals equal on the compared submissions: {same} "
+              f"(labtools {[ours[s] for s in students]}, nbgrader {[theirs[s] for s in students]})")
 
 
 if __name__ == "__main__":

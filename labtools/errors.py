@@ -31,6 +31,7 @@ __all__ = [
     "ChecksumError",
     "TrainingError",
     "AssignmentError",
+    "SandboxUnavailableError",
 ]
 
 
@@ -76,3 +77,11 @@ class TrainingError(LabtoolsError, RuntimeError):
 
 class AssignmentError(LabtoolsError, ValueError):
     """An assignment folder or its ``assignment.toml`` is incomplete or inconsistent."""
+
+
+class SandboxUnavailableError(LabtoolsError, RuntimeError):
+    """The grading sandbox cannot wall graded code in here (no working bubblewrap, say).
+
+    The message says what is missing and how to fix it; ``--unsafe`` grades
+    without the walls.
+    """

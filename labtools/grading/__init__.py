@@ -1,16 +1,15 @@
 """Graded assignments: student versions, and sandboxed grading that students cannot game.
 
-An assignment is a folder holding a solution notebook (nbgrader/otter markers:
-``### BEGIN SOLUTION`` / ``### END SOLUTION``, ``# SOLUTION`` lines,
-``### BEGIN HIDDEN TESTS`` blocks) and an ``assignment.toml`` naming each
-graded function, its points, its reference and its random cases.
+An assignment is a folder of instructor source notebooks in nbgrader's,
+otter-grader's or labtools' format, with an optional ``assignment.toml`` that
+adds labtools' random cases, limits and forbidden modules.
 
-* :func:`assign` writes the student notebook (``labtools assign``);
-* :func:`grade` extracts each graded function from each submission without
-  running the rest, runs it on the cases in a sandboxed child process, and
-  compares its answers with the reference in this process (``labtools grade``).
+* :func:`assign` writes what students get (``labtools assign``);
+* :func:`grade` runs each submission's code in a sandboxed student process and
+  the instructor's tests in a trusted tester process, where every student
+  function or variable is a stub returning plain data (``labtools grade``).
 
-The workflow, the file format and the threat model are in docs/grading.md.
+The workflow, the formats and the threat model are in docs/grading.md.
 
 Examples
 --------
@@ -22,16 +21,31 @@ Examples
 'Metrics basics: Dice and Hausdorff distance'
 """
 
-from labtools.grading.api import GradeReport, SubmissionGrade, assign, find_submissions, grade, prepare
-from labtools.grading.cases import Case, generate_cases
-from labtools.grading.compare import compare
-from labtools.grading.extract import extract_functions
-from labtools.grading.notebook import read_cells, student_cells
-from labtools.grading.scoring import FunctionGrade
-from labtools.grading.spec import Assignment, GradedFunction, Limits, load_assignment
+import importlib
 
-__all__ = [
-    "assign", "grade", "load_assignment", "prepare", "find_submissions",
-    "Assignment", "GradedFunction", "Limits", "GradeReport", "SubmissionGrade", "FunctionGrade",
-    "Case", "generate_cases", "compare", "extract_functions", "read_cells", "student_cells",
-]
+# Where each public name lives. Loaded on first use (PEP 562): the tester process starts
+# with `python -m labtools.grading.tester` once per submission and needs little of this.
+_NAMES = {
+    "assign": "api", "grade": "api", "grade_submission": "api", "prepare": "api",
+    "GradeReport": "api", "SubmissionGrade": "api",
+    "Assignment": "assignment", "load_assignment": "assignment", "read_source": "assignment",
+    "Case": "cases", "generate_cases": "cases", "compare": "compare",
+    "ManualAnswer": "model", "Question": "model", "SourceNotebook": "model", "Step": "model",
+    "Test": "model", "read_cells": "notebook", "student_cells": "notebook",
+    "FunctionGrade": "scoring", "GradedFunction": "spec", "Limits": "spec", "Spec": "spec",
+    "load_spec": "spec", "find_submissions": "submissions",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f"labtools.grading.{_NAMES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'labtools.grading' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_NAMES))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import copy
-import json
 import os
-import re
+import pickle
 import shutil
-import stat
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,30 +17,37 @@ from pathlib import Path
 import numpy as np
 
 from labtools.errors import AssignmentError
-from labtools.grading import wire
+from labtools.grading.assignment import Assignment, load_assignment
 from labtools.grading.cases import generate_cases
-from labtools.grading.extract import extract_from_cells, extract_functions
-from labtools.grading.notebook import read_cells, student_cells, write_ipynb
+from labtools.grading.notebook import write_document
 from labtools.grading.report import write_reports
-from labtools.grading.sandbox import Job, run_jobs
-from labtools.grading.scoring import FunctionGrade, score_function
-from labtools.grading.spec import Assignment, load_assignment, resolve_reference
+from labtools.grading.scoring import FunctionGrade, score_questions
+from labtools.grading.spec import resolve_reference
+from labtools.grading.submissions import find_submissions, read_submission, skipped_files
+from labtools.grading.tester import CellProblem, FunctionCheck, Plan, PlanResult
+from labtools.grading.walls import choose_walls
 
 __all__ = ["SubmissionGrade", "GradeReport", "Prepared", "prepare", "assign", "grade",
-           "grade_cells", "find_submissions"]
+           "grade_submission", "find_submissions"]
 
 
 @dataclass
 class SubmissionGrade:
-    """The grades of one student's submission."""
+    """The grades of one student's submission: one item per question or graded function."""
 
     student: str
     path: Path
-    functions: list[FunctionGrade]
+    items: list[FunctionGrade]
+    manual: list = field(default_factory=list)   # (label, ManualAnswer)
+    cells: list = field(default_factory=list)    # CellProblem
+
+    @property
+    def functions(self) -> list[FunctionGrade]:
+        return self.items
 
     @property
     def total(self) -> float:
-        return round(sum(g.points for g in self.functions), 4)
+        return round(sum(g.points for g in self.items if not g.manual), 4)
 
 
 @dataclass
@@ -56,30 +64,28 @@ class GradeReport:
 
 @dataclass
 class Prepared:
-    """An assignment ready to grade: cases, expected values (parent only) and encoded inputs."""
+    """The toml functions' cases and reference answers (computed once, in this process)."""
 
     assignment: Assignment
     cases: dict
     expected: dict
-    jobs_json: dict
 
 
 def prepare(assignment: Assignment) -> Prepared:
-    """Generate every function's cases and compute the reference answers (in this process).
+    """Generate every toml function's cases and compute the reference answers.
 
     Examples
     --------
     >>> from pathlib import Path
     >>> import labtools
-    >>> from labtools.grading import load_assignment
     >>> folder = Path(labtools.__file__).parents[1] / "course" / "assignments" / "metrics-basics"
     >>> prepared = prepare(load_assignment(folder))
     >>> prepared.expected["dice_score"][0]  # the first case: both masks empty
     nan
     """
-    cases, expected, jobs_json = {}, {}, {}
+    cases, expected = {}, {}
     for position, function in enumerate(assignment.functions):
-        reference = resolve_reference(assignment, function)
+        reference = resolve_reference(assignment.spec, function)
         cases[function.name] = generate_cases(function, assignment.seed, position)
         values = []
         for number, case in enumerate(cases[function.name], start=1):
@@ -91,8 +97,7 @@ def prepare(assignment: Assignment) -> Prepared:
                     f"({case.label}): {type(err).__name__}: {err}; fix the generator or the "
                     "reference") from err
         expected[function.name] = values
-        jobs_json[function.name] = json.dumps([wire.encode(list(c.args)) for c in cases[function.name]])
-    return Prepared(assignment, cases, expected, jobs_json)
+    return Prepared(assignment, cases, expected)
 
 
 def _plain(value):
@@ -106,56 +111,128 @@ def _plain(value):
     return value
 
 
-def grade_cells(prepared: Prepared, extractions: dict, layers=None) -> list[FunctionGrade]:
-    """Run the extracted functions in the sandbox and score them."""
-    assignment = prepared.assignment
-    jobs, modules = [], set()
-    for function in assignment.functions:
-        extraction = extractions[function.name]
-        if extraction.error is None:
-            jobs.append(Job(function.name, extraction.snippets, prepared.jobs_json[function.name],
-                            len(prepared.cases[function.name])))
-            modules |= set(extraction.modules)
-    outcomes = run_jobs(jobs, limits=assignment.limits, modules=modules,
-                        forbidden=assignment.forbidden_modules, layers=layers) if jobs else {}
-    return [score_function(f, prepared.cases[f.name], prepared.expected[f.name],
-                           outcomes.get(f.name), extractions[f.name].error)
-            for f in assignment.functions]
-
-
-def find_submissions(folder) -> dict[str, Path]:
-    """``{student_id: path}`` for every ``<student_id>.ipynb`` or ``.py`` in `folder`.
-
-    Student ids come from file names; characters other than letters, digits and
-    ``._@+-`` become ``_`` (ids end up in file names and a CSV).
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise AssignmentError(f"submissions folder {folder} does not exist; give the folder "
-                              "holding one <student_id>.ipynb (or .py) per student")
-    found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix not in (".ipynb", ".py") or path.name.startswith(".") or not path.is_file():
+def _imports(sources) -> set[str]:
+    """Top-level module names imported by `sources` (for preloading and the tester's modules)."""
+    names: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                                       for line in source.splitlines()))
+        except (SyntaxError, ValueError):
             continue
-        student = re.sub(r"[^\w.@+-]", "_", path.stem)
-        if student[:1] in ("=", "+", "-", "@"):  # never a formula in a spreadsheet
-            student = "_" + student
-        if student in found:
-            raise AssignmentError(f"two submissions for student {student}: {found[student].name} "
-                                  f"and {path.name}; keep one")
-        found[student] = path
-    if not found:
-        raise AssignmentError(f"{folder} holds no submissions: expected <student_id>.ipynb or "
-                              "<student_id>.py files")
-    return found
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+    return names
 
 
-def grade(folder, submissions, out, *, workers: int | None = None, progress=None) -> GradeReport:
+def _code_sources(document: dict) -> list[str]:
+    sources = []
+    for cell in document.get("cells", []):
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            sources.append("".join(source) if isinstance(source, list) else str(source))
+    return sources
+
+
+def make_plan(assignment: Assignment, notebook, document: dict, prepared: Prepared | None,
+              walls, with_functions: bool) -> Plan:
+    """The grading plan of one notebook of one submission (`document`)."""
+    steps = notebook.steps(document)
+    functions = []
+    if with_functions and prepared is not None:
+        functions = [FunctionCheck(f.name, f.points, prepared.cases[f.name],
+                                   prepared.expected[f.name], f.rtol, f.atol, dict(f.hints))
+                     for f in assignment.functions]
+    student_code = [s.source for s in steps if s.kind == "student"]
+    forbidden = tuple(assignment.forbidden_modules)
+    modules = {m for m in _imports(student_code)
+               if not any(m == f or m.startswith(f + ".") for f in forbidden)}
+    instructor = _imports(_code_sources(notebook.document))
+    return Plan(steps, functions, walls, assignment.limits, tuple(sorted(modules)), forbidden,
+                frozenset(m.split(".")[0] for m in instructor))
+
+
+def run_tester(plan: Plan) -> PlanResult:
+    """Run `plan` in a fresh tester process (``python -m labtools.grading.tester``)."""
+    limits = plan.limits
+    budget = (limits.startup_seconds * 3 + limits.wall_seconds
+              * (len(plan.steps) + sum(len(f.cases) for f in plan.functions) + 5) * 2)
+    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    try:
+        done = subprocess.run([sys.executable, "-m", "labtools.grading.tester"],
+                              input=pickle.dumps(plan), capture_output=True, timeout=budget,
+                              env=environment)
+        if done.returncode == 0:
+            return pickle.loads(done.stdout)
+        problem = f"the tester stopped (exit status {done.returncode}): {done.stderr[-500:]!r}"
+    except subprocess.TimeoutExpired:
+        problem = f"grading took longer than {budget:g} s"
+    result = PlanResult(cells=[CellProblem("grader", problem)])
+    from labtools.grading.tester import _fail_everything
+
+    _fail_everything(plan, result, f"not graded: {problem}")
+    return result
+
+
+def grade_submission(assignment: Assignment, prepared: Prepared | None, student: str, path,
+                     walls, layers: list | None = None) -> SubmissionGrade:
+    """Grade one student's submission (a notebook file or a folder of notebooks)."""
+    names = [Path(n.path).name for n in assignment.notebooks]
+    documents = read_submission(Path(path), names)
+    several = len(assignment.notebooks) > 1
+    items, manual, cells = [], [], []
+    for index, (notebook, name) in enumerate(zip(assignment.notebooks, names)):
+        document = documents[name]
+        with_functions = index == 0
+        unanswered = set()
+        if isinstance(document, str):  # unreadable or missing: every question scores 0
+            plan = make_plan(assignment, notebook, notebook.student_document(), prepared, walls,
+                             with_functions)
+            result = PlanResult()
+            from labtools.grading.tester import _fail_everything
+
+            _fail_everything(plan, result, document)
+            cells.append(CellProblem(name, document))
+        else:
+            plan = make_plan(assignment, notebook, document, prepared, walls, with_functions)
+            result = run_tester(plan)
+            answers = notebook.manual_answers(document)
+            unanswered = {answer.question for answer in answers if answer.unanswered}
+            manual += [(_label(notebook, answer.question, several), answer)
+                       for answer in answers if not answer.unanswered]
+            cells += result.cells
+            if layers is not None and result.layers:
+                layers[:] = result.layers
+        items += score_questions(notebook, result, several, unanswered)
+        items += _with_cell_problems(result.functions, result.cells)
+    return SubmissionGrade(student, Path(path), items, manual, cells)
+
+
+def _label(notebook, question: str, several: bool) -> str:
+    return f"{Path(notebook.path).stem}:{question}" if several else question
+
+
+def _with_cell_problems(functions: list[FunctionGrade], cells: list) -> list[FunctionGrade]:
+    """A function that was never defined: say which cells failed, that is usually why."""
+    for grade in functions:
+        if grade.reason and grade.reason.startswith("no function named") and cells:
+            problems = "; ".join(f"{c.label}: {c.message}" for c in cells[:3])
+            grade.reason += f" (cells that failed: {problems})"
+    return functions
+
+
+def grade(folder, submissions, out, *, workers: int | None = None, progress=None,
+          unsafe: bool = False) -> GradeReport:
     """Grade every submission in `submissions` against the assignment in `folder`.
 
-    Writes ``grades.csv``, ``feedback/<student>.md`` and ``results/<student>.json``
-    under `out`. Submissions are graded in parallel (`workers`, default: one
-    per CPU), each in its own sandboxed process; `progress` is called with each
+    Writes ``grades.csv``, ``feedback/<student>.md``, ``results/<student>.json``
+    (Gradescope's format) and, when the assignment has manually graded parts,
+    ``review/<student>.md`` and ``manual.csv`` under `out`. Each submission is
+    graded by its own tester process, its code in a sandboxed student process
+    (`unsafe`: allow grading without bubblewrap); `progress` is called with each
     finished :class:`SubmissionGrade`.
 
     Examples
@@ -167,23 +244,21 @@ def grade(folder, submissions, out, *, workers: int | None = None, progress=None
     >>> (work / "subs").mkdir()
     >>> _ = (work / "subs" / "ada.py").write_text("def dice_score(pred, ref):\\n    return 1.0\\n")
     >>> report = grade(folder, work / "subs", work / "out")
-    >>> grades = report.submissions[0].functions
+    >>> grades = report.submissions[0].items
     >>> [(g.name, g.points > 0, g.reason is None) for g in grades]
     [('dice_score', True, True), ('hausdorff_distance', False, False)]
-    >>> sorted(p.name for p in (work / "out").iterdir())
-    ['feedback', 'grades.csv', 'results']
     """
     start = time.perf_counter()
     assignment = load_assignment(folder)
     paths = find_submissions(submissions)
-    prepared = prepare(assignment)
-    names = [f.name for f in assignment.functions]
+    walls = choose_walls(unsafe=unsafe)
+    _check_secrets_hidden(walls, assignment)
+    prepared = prepare(assignment) if assignment.functions else None
     layers: list = []
 
     def one(item):
         student, path = item
-        extractions = extract_functions(path, names, assignment.forbidden_modules)
-        result = SubmissionGrade(student, path, grade_cells(prepared, extractions, layers))
+        result = grade_submission(assignment, prepared, student, path, walls, layers)
         if progress is not None:
             progress(result)
         return result
@@ -191,44 +266,30 @@ def grade(folder, submissions, out, *, workers: int | None = None, progress=None
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         results = list(pool.map(one, paths.items()))
     files = write_reports(out, assignment, results)
-    return GradeReport(assignment, results, files, time.perf_counter() - start, layers,
-                       _warnings(assignment) + _skipped_files(Path(submissions), paths))
+    warnings = list(getattr(walls, "warnings", [])) + skipped_files(Path(submissions), paths)
+    return GradeReport(assignment, results, files, time.perf_counter() - start,
+                       layers or list(walls.layers), warnings)
 
 
-def _skipped_files(folder: Path, graded: dict[str, Path]) -> list[str]:
-    """A warning naming files in the submissions folder that were not graded (e.g. alice.txt)."""
-    taken = set(graded.values())
-    skipped = sorted(p.name for p in folder.iterdir()
-                     if p.is_file() and not p.name.startswith(".") and p not in taken)
-    if not skipped:
-        return []
-    return [f"not graded, not .ipynb or .py: {', '.join(skipped[:10])}"
-            + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")]
+def _check_secrets_hidden(walls, assignment: Assignment) -> None:
+    from labtools.grading.walls import check_hidden
+
+    check_hidden(walls, [assignment.folder])
 
 
-def _warnings(assignment: Assignment) -> list[str]:
-    if os.geteuid() != 0:
-        return ["not running as root: the sandbox cannot switch to an unprivileged user or a "
-                "private network; isolation relies on the audit hook and resource limits"]
-    folder = assignment.folder.resolve()
-    others_can_enter = all(p.stat().st_mode & stat.S_IXOTH for p in [folder, *folder.parents])
-    if others_can_enter and (folder / "assignment.toml").stat().st_mode & stat.S_IROTH:
-        return [f"{folder} is readable by other users, so also by the sandbox user if graded "
-                f"code got past the audit hook; `chmod -R o-rwx {folder}` closes that"]
-    return []
-
-
-def assign(folder, out, *, check_solution: bool = True) -> list[Path]:
+def assign(folder, out, *, check_solution: bool = True, unsafe: bool = False) -> list[Path]:
     """Write the student version of the assignment in `folder` to `out`.
 
-    The student notebook ``<name>.ipynb`` has the solutions replaced by stubs
-    and the hidden tests removed; public files named in ``assignment.toml``
-    are copied next to it. With `check_solution`, the solution's functions are
-    first graded in the sandbox and must earn full marks.
+    Each source notebook becomes the notebook its format releases (nbgrader's
+    ``generate_assignment``, otter's ``otter assign``, labtools' stubs): no line
+    of a solution, hidden test or hidden config. Files the notebooks show
+    (images, data) and the toml's ``public_files`` are copied next to them;
+    Python files and the toml never are. With `check_solution`, the source
+    notebooks are first graded like a submission and must earn full marks.
 
     Examples
     --------
-    >>> import tempfile, pathlib, json
+    >>> import tempfile, pathlib
     >>> import labtools
     >>> folder = pathlib.Path(labtools.__file__).parents[1] / "course/assignments/metrics-basics"
     >>> written = assign(folder, tempfile.mkdtemp(), check_solution=False)
@@ -236,32 +297,65 @@ def assign(folder, out, *, check_solution: bool = True) -> list[Path]:
     ['metrics-basics.ipynb']
     """
     assignment = load_assignment(folder)
-    cells = read_cells(assignment.notebook)
-    student = student_cells(cells)
-    names = [f.name for f in assignment.functions]
-    for label, version in (("solution", cells), ("student version", student)):
-        for name, extraction in extract_from_cells(version, names).items():
-            if extraction.error:
-                raise AssignmentError(f"the {label} of {assignment.notebook.name} cannot be "
-                                      f"graded for {name}: {extraction.error}")
+    released = {Path(n.path).stem: n.student_document() for n in assignment.notebooks}
     if check_solution:
-        _check_solution(assignment, cells, names)
+        _check_solution(assignment, unsafe)
     out = Path(out)
+    if out.resolve() == assignment.folder.resolve():
+        raise AssignmentError("--out is the assignment folder itself: the student version would "
+                              "replace the source; give another folder")
     out.mkdir(parents=True, exist_ok=True)
-    written = [write_ipynb(student, out / f"{assignment.name}.ipynb")]
-    for name in assignment.public_files:
-        source = assignment.folder / name
-        if not source.is_file():
-            raise AssignmentError(f"public file {name} named in assignment.toml is missing")
+    several = len(released) > 1
+    written = []
+    for stem, document in released.items():
+        name = stem if several or assignment.spec is None else assignment.name
+        written.append(write_document(document, out / f"{name}.ipynb"))
+    for source in _public_files(assignment, released):
         written.append(Path(shutil.copy2(source, out / source.name)))
     return written
 
 
-def _check_solution(assignment: Assignment, cells, names) -> None:
-    prepared = prepare(assignment)
-    extractions = extract_from_cells(cells, names, assignment.forbidden_modules)
-    for result in grade_cells(prepared, extractions):
-        if result.points < result.max_points:
-            detail = result.reason or (result.failed_cases[:1] or ["?"])[0]
-            raise AssignmentError(f"the solution scores {result.points:g} of {result.max_points:g} "
-                                  f"on {result.name}: {detail}")
+def _public_files(assignment: Assignment, released: dict) -> list[Path]:
+    """Files students get: the toml's public_files, otter's ``files``, and files of the
+    folder that the released notebooks name (an image, a data file). Never .py or .toml:
+    references and hidden tests live in those."""
+    folder = assignment.folder
+    chosen = [folder / name for name in assignment.public_files]
+    for notebook in assignment.notebooks:
+        config = notebook.config or {}
+        chosen += [folder / name for name in list(config.get("files", []) or [])
+                   + list(config.get("student_files", []) or [])]
+    text = repr(released)
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix not in (".py", ".toml", ".ipynb", ".pyc") \
+                and path.name in text:
+            chosen.append(path)
+    unique = []
+    for path in chosen:
+        if not path.is_file():
+            raise AssignmentError(f"public file {path.name} named by the assignment is missing "
+                                  f"from {folder}")
+        if path.suffix == ".toml" or path.resolve() in (p.resolve() for p in unique):
+            continue
+        unique.append(path)
+    return unique
+
+
+def _check_solution(assignment: Assignment, unsafe: bool) -> None:
+    """Grade the source notebooks themselves: every autograded test must pass."""
+    walls = choose_walls(unsafe=unsafe)
+    prepared = prepare(assignment) if assignment.functions else None
+    for index, notebook in enumerate(assignment.notebooks):
+        plan = make_plan(assignment, notebook, notebook.document, prepared, walls, index == 0)
+        result = run_tester(plan)
+        for test in result.tests:
+            if not test.passed:
+                raise AssignmentError(
+                    f"{Path(notebook.path).name}: the solution fails test {test.name}: "
+                    f"{test.message or 'no message'}; fix the solution or the test "
+                    "(or assign with --no-check)")
+        for function in result.functions:
+            if function.points < function.max_points:
+                detail = function.reason or (function.failed_cases[:1] or ["?"])[0]
+                raise AssignmentError(f"the solution scores {function.points:g} of "
+                                      f"{function.max_points:g} on {function.name}: {detail}")

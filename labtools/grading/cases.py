@@ -14,22 +14,48 @@ stride and padding of a 2D transposed convolution, or some of them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from labtools.errors import AssignmentError
 
-__all__ = ["Case", "generate_cases", "GENERATORS"]
+__all__ = ["Case", "NO_EXPECT", "generate_cases", "GENERATORS"]
+
+
+class _NoExpect:
+    """The type of :data:`NO_EXPECT`; pickles to the same object, so ``is`` checks survive a
+    trip through another process."""
+
+    def __repr__(self) -> str:
+        return "NO_EXPECT"
+
+    def __reduce__(self):
+        return "NO_EXPECT"
+
+
+NO_EXPECT = _NoExpect()
+"""``Case.expect`` when the case gives no expected value: the reference computes it.
+(``None`` cannot say this: a function may be expected to return None.)"""
 
 
 @dataclass(frozen=True)
 class Case:
-    """One set of inputs: positional ``args``, a ``label`` in words, and its edge-case name."""
+    """One set of inputs: positional ``args``, a ``label`` in words, and its edge-case name.
+
+    Cases written by the instructor (a case table, see :mod:`labtools.grading.table`) may
+    also carry keyword arguments ``kwargs``, the expected value ``expect`` (else
+    :data:`NO_EXPECT`: the reference gives it), the name of the exception the call must
+    raise (``raises``) and a ``hint`` shown to students when the case fails.
+    """
 
     args: tuple
     label: str
     edge: str | None = None
+    kwargs: dict = field(default_factory=dict)
+    expect: object = NO_EXPECT
+    raises: str | None = None
+    hint: str | None = None
 
 
 def generate_cases(function, seed: int = 0, position: int = 0) -> list[Case]:

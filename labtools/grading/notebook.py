@@ -24,7 +24,8 @@ from pathlib import Path
 
 from labtools.errors import AssignmentError
 
-__all__ = ["Cell", "read_cells", "parse_percent", "student_cells", "write_ipynb", "stub_lines"]
+__all__ = ["Cell", "read_cells", "parse_percent", "student_cells", "write_ipynb", "stub_lines",
+           "cells_to_document", "write_document"]
 
 _BEGIN_SOLUTION = re.compile(r"^(\s*)#+\s*BEGIN SOLUTION\s*$")
 _END_SOLUTION = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
@@ -233,14 +234,12 @@ def _solution_line(line: str) -> list[str]:
     return stub_lines(indent)
 
 
-def write_ipynb(cells: list[Cell], path) -> Path:
-    """Write `cells` as an nbformat 4.5 notebook without outputs; returns the path.
+def cells_to_document(cells: list[Cell]) -> dict:
+    """`cells` as an nbformat 4.5 notebook dict without outputs.
 
     Examples
     --------
-    >>> import json, tempfile, pathlib
-    >>> path = write_ipynb([Cell("code", "x = 1")], pathlib.Path(tempfile.mkdtemp()) / "s.ipynb")
-    >>> json.loads(path.read_text())["cells"][0]["source"]
+    >>> cells_to_document([Cell("code", "x = 1")])["cells"][0]["source"]
     ['x = 1']
     """
     def as_json(number: int, cell: Cell) -> dict:
@@ -250,7 +249,7 @@ def write_ipynb(cells: list[Cell], path) -> Path:
             entry.update(execution_count=None, outputs=[])
         return entry
 
-    document = {
+    return {
         "cells": [as_json(number, cell) for number, cell in enumerate(cells, start=1)],
         "metadata": {
             "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
@@ -260,6 +259,32 @@ def write_ipynb(cells: list[Cell], path) -> Path:
         "nbformat": 4,
         "nbformat_minor": 5,
     }
+
+
+def write_document(document: dict, path) -> Path:
+    """Write an nbformat dict as a .ipynb file (sources as lists of lines); returns the path.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> path = write_document(cells_to_document([Cell("code", "x = 1")]),
+    ...                       pathlib.Path(tempfile.mkdtemp()) / "s.ipynb")
+    >>> json.loads(path.read_text())["cells"][0]["source"]
+    ['x = 1']
+    """
+    document = dict(document)
+    cells = []
+    for cell in document.get("cells", []):
+        cell = dict(cell)
+        if isinstance(cell.get("source"), str):
+            cell["source"] = cell["source"].splitlines(keepends=True)
+        cells.append(cell)
+    document["cells"] = cells
     path = Path(path)
     path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def write_ipynb(cells: list[Cell], path) -> Path:
+    """Write `cells` as an nbformat 4.5 notebook without outputs; returns the path."""
+    return write_document(cells_to_document(cells), path)

@@ -1,24 +1,26 @@
-"""Turn what the sandbox reported for one function into points and feedback in words.
+"""Turn what the tester reported into points per question, with feedback in words.
 
-A function scores 0, with one reason, when it could not be extracted, did not
-load, hit a limit, exited, was blocked by the sandbox or changed numpy;
-otherwise it scores ``points * passed / cases``.
+A question's points are the sum of its tests' points (nbgrader: one grade cell
+is one question; otter: a question's test cases), or all or nothing when the
+question says so (otter's ``all_or_nothing``). Manually graded questions score
+nothing here: their points are left for the instructor (``manual=True``).
+A hidden test's failure says which test failed and the instructor's failure
+message, never the test's code or the values it compares.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from labtools.grading.compare import compare, describe
-
-__all__ = ["FunctionGrade", "score_function"]
+__all__ = ["FunctionGrade", "score_questions"]
 
 MAX_LISTED_CASES = 8
 
 
 @dataclass
 class FunctionGrade:
-    """Points of one function for one student, with the reason or the failed cases."""
+    """Points of one question or graded function for one student, with reasons."""
 
     name: str
     points: float
@@ -27,63 +29,61 @@ class FunctionGrade:
     total: int = 0
     reason: str | None = None
     failed_cases: list[str] = field(default_factory=list)
+    manual: bool = False
+    unit: str = "test"  # what `total` counts, in feedback: "test" or "test case"
 
 
-def score_function(function, cases, expected, outcome=None, error=None) -> FunctionGrade:
-    """Score one function from its extraction `error` or its sandbox `outcome`.
+def score_questions(notebook, result, several: bool = False,
+                    unanswered=frozenset()) -> list[FunctionGrade]:
+    """One :class:`FunctionGrade` per question of `notebook`, from the tester's `result`.
+
+    A manual question in `unanswered` (its answer is the released stub) scores 0 here.
 
     Examples
     --------
-    >>> from labtools.grading.spec import GradedFunction
-    >>> from labtools.grading.cases import Case
-    >>> from labtools.grading.sandbox import Outcome
-    >>> f = GradedFunction("dice_score", 4, "labtools.metrics.dice", generator={},
-    ...                    hints={"both_empty": "conventions say return NaN"})
-    >>> cases = [Case((), "both masks empty", "both_empty"), Case((), "random masks")]
-    >>> outcome = Outcome("dice_score", cases=[(True, 0.0, None, None), (True, 0.5, None, None)])
-    >>> grade = score_function(f, cases, [float("nan"), 0.5], outcome)
-    >>> grade.points, grade.failed_cases
-    (2.0, ['case 1 (both masks empty): expected nan, got 0.0 — conventions say return NaN'])
+    >>> from types import SimpleNamespace
+    >>> from labtools.grading.model import Question, Test
+    >>> from labtools.grading.tester import TestResult
+    >>> q = Question("q1", tests=[Test("q1 - 1", "", 1.0), Test("q1 - 2", "", 2.0, hidden=True)])
+    >>> notebook = SimpleNamespace(questions=[q], path=Path("hw.ipynb"))
+    >>> result = SimpleNamespace(tests=[TestResult("q1 - 1", "q1", 1.0, 1.0, True),
+    ...                                 TestResult("q1 - 2", "q1", 0.0, 2.0, False, "x == 3",
+    ...                                            hidden=True)])
+    >>> grade = score_questions(notebook, result)[0]
+    >>> grade.points, grade.max_points, grade.failed_cases
+    (1.0, 3.0, ['hidden test q1 - 2 failed'])
     """
-    grade = FunctionGrade(function.name, 0.0, function.points, total=len(cases))
-    grade.reason = error or _failure_reason(outcome)
-    if grade.reason:
-        return grade
-    for number, (case, value, answer) in enumerate(zip(cases, expected, outcome.cases), start=1):
-        ok, got, where, _ = answer
-        if ok:
-            ok, message = compare(value, got, rtol=function.rtol, atol=function.atol)
-        else:
-            message = f"expected {describe(value)}, but it raised {got}" + (f" ({where})" if where else "")
-        if ok:
-            grade.passed += 1
+    by_name: dict[str, list] = {}
+    for test in result.tests:
+        by_name.setdefault(test.name, []).append(test)
+    grades = []
+    for question in notebook.questions:
+        name = f"{Path(notebook.path).stem}:{question.name}" if several else question.name
+        if question.manual and question.name in unanswered:
+            grades.append(FunctionGrade(name, 0.0, float(question.max_points),
+                                        reason="not answered: the answer is as it was released"))
             continue
-        hint = function.hints.get(case.edge) if case.edge else None
-        grade.failed_cases.append(f"case {number} ({case.label}): {message}"
-                                  + (f" — {hint}" if hint else ""))
-    grade.points = round(function.points * grade.passed / max(1, grade.total), 4)
-    return grade
+        if question.manual:
+            grades.append(FunctionGrade(name, 0.0, float(question.max_points), manual=True,
+                                        reason="graded by hand (see review/)"))
+            continue
+        results = [by_name[t.name].pop(0) for t in question.tests if by_name.get(t.name)]
+        grade = FunctionGrade(name, 0.0, question.max_points, total=len(question.tests))
+        grade.passed = sum(r.passed for r in results)
+        points = sum(r.points for r in results)
+        if question.all_or_nothing and grade.passed < grade.total:
+            points = 0.0
+        grade.points = round(min(points, question.max_points), 4)
+        grade.failed_cases = [_failure(r, test) for r, test in zip(results, question.tests)
+                              if not r.passed]
+        if len(results) < len(question.tests):
+            grade.reason = "some tests did not run"
+        grades.append(grade)
+    return grades
 
 
-def _failure_reason(outcome) -> str | None:
-    if outcome.failure:
-        return outcome.failure
-    if outcome.violations:
-        return (f"the sandbox blocked it: {outcome.violations[0]}. Graded code must not read or "
-                "write files outside its working folder, start programs, use the network or "
-                "import labtools")
-    if outcome.patched:
-        return (f"it changed {', '.join(outcome.patched)}. Graded code must not modify numpy, "
-                "math or builtins (monkeypatching); answers are checked outside your code anyway")
-    if outcome.load_error:
-        text, where, kind = outcome.load_error
-        if kind == "exit":
-            return "the code it needs calls sys.exit()/exit() when it loads"
-        return f"the code it needs failed to load: {text}" + (f" ({where})" if where else "")
-    kinds = {case[3] for case in outcome.cases if not case[0]}
-    if "exit" in kinds:
-        return ("it called sys.exit() or exit(); a graded function must return its result, "
-                "not end the program")
-    if "memory" in kinds:
-        return "memory limit: it tried to use more memory than the sandbox allows (MemoryError)"
-    return None
+def _failure(result, test) -> str:
+    if test.hidden:
+        text = f"hidden test {result.name} failed"
+        return text + (f": {test.failure_message}" if test.failure_message else "")
+    return f"test {result.name}: {result.message or 'failed'}"

@@ -17,35 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labtools.errors import AssignmentError
+from labtools.grading.student import Limits
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["Limits", "GradedFunction", "Assignment", "load_assignment", "resolve_reference"]
+__all__ = ["Limits", "GradedFunction", "Spec", "load_spec", "resolve_reference"]
 
 SPEC_NAME = "assignment.toml"
 # labtools itself is the reference of most assignments: students never get to call it.
 ALWAYS_FORBIDDEN = ("labtools",)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one graded function in the sandbox.
-
-    ``cpu_seconds`` and ``wall_seconds`` cover all cases of one function;
-    ``memory_mb`` is the address-space limit of the child process (numpy alone
-    maps about 220 MB); ``startup_seconds`` covers starting the child and
-    importing the modules the submission imports.
-    """
-
-    cpu_seconds: float = 20.0
-    wall_seconds: float = 30.0
-    memory_mb: int = 1024
-    startup_seconds: float = 30.0
-    file_mb: int = 16
-    output_mb: int = 32
 
 
 @dataclass(frozen=True)
@@ -64,13 +47,14 @@ class GradedFunction:
 
 
 @dataclass(frozen=True)
-class Assignment:
-    """A parsed ``assignment.toml`` and the folder it lives in."""
+class Spec:
+    """A parsed ``assignment.toml`` and the folder it lives in (``notebook`` None: every
+    notebook of the folder)."""
 
     folder: Path
     name: str
     title: str
-    notebook: Path
+    notebook: Path | None
     functions: tuple[GradedFunction, ...]
     seed: int = 0
     limits: Limits = Limits()
@@ -93,7 +77,7 @@ _FUNCTION_KEYS = {"name", "points", "reference", "generator", "cases", "rtol", "
                   "description"}
 
 
-def load_assignment(folder) -> Assignment:
+def load_spec(folder) -> Spec:
     """Read and check ``FOLDER/assignment.toml``.
 
     Parameters
@@ -116,7 +100,7 @@ def load_assignment(folder) -> Assignment:
     >>> from pathlib import Path
     >>> import labtools
     >>> folder = Path(labtools.__file__).parents[1] / "course" / "assignments" / "metrics-basics"
-    >>> spec = load_assignment(folder)
+    >>> spec = load_spec(folder)
     >>> [f.name for f in spec.functions], spec.max_points
     (['dice_score', 'hausdorff_distance'], 10.0)
     """
@@ -135,27 +119,29 @@ def load_assignment(folder) -> Assignment:
     return _parse(folder, path, data)
 
 
-def _parse(folder: Path, path: Path, data: dict) -> Assignment:
+def _parse(folder: Path, path: Path, data: dict) -> Spec:
     _check_keys(path, "the top level", data, {"assignment", "limits", "functions"})
-    head = data.get("assignment")
+    head = data.get("assignment", {})
     if not isinstance(head, dict):
-        raise AssignmentError(f"{path} needs an [assignment] table with at least name and notebook")
+        raise AssignmentError(f"{path}: [assignment] must be a table")
     _check_keys(path, "[assignment]", head, _ASSIGNMENT_KEYS)
-    name = _get(path, "[assignment]", head, "name", str)
-    notebook = folder / _get(path, "[assignment]", head, "notebook", str)
-    if not notebook.is_file():
-        raise AssignmentError(f"{path}: the solution notebook {notebook.name} named by "
-                              "[assignment] notebook is not in the folder")
-    functions = data.get("functions")
-    if not isinstance(functions, list) or not functions:
-        raise AssignmentError(f"{path} grades nothing: add one [[functions]] table per graded "
-                              "function (name, points, reference, generator)")
+    name = _get(path, "[assignment]", head, "name", str, default=folder.name)
+    notebook = _get(path, "[assignment]", head, "notebook", str, default=None)
+    if notebook is not None:
+        notebook = folder / notebook
+        if not notebook.is_file():
+            raise AssignmentError(f"{path}: the solution notebook {notebook.name} named by "
+                                  "[assignment] notebook is not in the folder")
+    functions = data.get("functions", [])
+    if not isinstance(functions, list):
+        raise AssignmentError(f"{path}: functions must be [[functions]] tables (name, points, "
+                              "reference, generator)")
     parsed = tuple(_parse_function(path, i + 1, entry) for i, entry in enumerate(functions))
     names = [f.name for f in parsed]
     if len(set(names)) != len(names):
         raise AssignmentError(f"{path}: a function is graded twice: {names}")
     forbidden = tuple(_get(path, "[assignment]", head, "forbidden_modules", list, default=[]))
-    return Assignment(
+    return Spec(
         folder=folder, name=name, title=_get(path, "[assignment]", head, "title", str, default=name),
         notebook=notebook, functions=parsed, seed=_get(path, "[assignment]", head, "seed", int, default=0),
         limits=_parse_limits(path, data.get("limits", {})),
@@ -223,7 +209,7 @@ def _get(path: Path, where: str, table: dict, key: str, kind, default=_MISSING):
     return value
 
 
-def resolve_reference(assignment: Assignment, function: GradedFunction):
+def resolve_reference(assignment, function: GradedFunction):
     """The reference callable of `function`: a labtools function or one in the folder.
 
     ``reference = "labtools.metrics.dice"`` names a labtools function by its
@@ -237,7 +223,7 @@ def resolve_reference(assignment: Assignment, function: GradedFunction):
     >>> from pathlib import Path
     >>> import labtools
     >>> folder = Path(labtools.__file__).parents[1] / "course" / "assignments" / "metrics-basics"
-    >>> spec = load_assignment(folder)
+    >>> spec = load_spec(folder)
     >>> resolve_reference(spec, spec.functions[0]).__name__
     'dice'
     """

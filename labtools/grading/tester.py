@@ -1,0 +1,318 @@
+"""The trusted tester: runs a submission's grading plan, instructor tests in its own process.
+
+For each submission the grader starts ``python -m labtools.grading.tester``
+(one process per submission, so one submission's tests can never see
+another's state) and sends it a :class:`Plan`. The tester starts the
+student process inside the walls and goes through the steps: student cells run
+in the student process; instructor tests run here, in a
+:class:`~labtools.grading.stubs.TesterNamespace` in which every student name is
+plain data or a stub. What the student process patches (numpy, builtins, the
+grader's modules) is in another process and changes nothing here.
+
+Functions of an ``assignment.toml`` are checked the same way, after the cells:
+their cases are called through a stub and compared here.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import doctest
+import io
+import math
+import os
+import pickle
+import re
+import sys
+from dataclasses import dataclass, field
+
+from labtools.grading.compare import compare, describe
+from labtools.grading.student import Limits, RemoteRaised, SandboxFailure, StudentProcess
+from labtools.grading.stubs import TesterNamespace, exception_from
+
+__all__ = ["Plan", "TestResult", "FunctionCheck", "CellProblem", "PlanResult", "run_plan"]
+
+
+@dataclass
+class FunctionCheck:
+    """An ``assignment.toml`` function: its cases (args, expected) and how to compare."""
+
+    name: str
+    points: float
+    cases: list = field(default_factory=list)     # Case objects (labtools.grading.cases)
+    expected: list = field(default_factory=list)  # reference values, or RemoteException-like
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    hints: dict = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """Everything the tester needs for one submission (sent by the grader, pickled)."""
+
+    steps: list
+    functions: list = field(default_factory=list)
+    walls: object = None
+    limits: Limits = Limits()
+    modules: tuple = ()        # imported in the student process before its code runs
+    forbidden: tuple = ("labtools",)
+    tester_modules: frozenset = frozenset()  # module names the instructor's notebook imports
+
+
+@dataclass
+class TestResult:
+    """One instructor test on one submission."""
+
+    name: str
+    question: str | None
+    points: float
+    max_points: float
+    passed: bool
+    message: str = ""
+    hidden: bool = False
+
+
+@dataclass
+class CellProblem:
+    """A student cell that raised or hit a limit (it does not stop the others)."""
+
+    label: str
+    message: str
+
+
+@dataclass
+class PlanResult:
+    tests: list = field(default_factory=list)
+    functions: list = field(default_factory=list)   # scoring.FunctionGrade
+    cells: list = field(default_factory=list)       # CellProblem
+    layers: list = field(default_factory=list)
+
+
+def run_plan(plan: Plan) -> PlanResult:
+    """Run `plan` against a fresh student process; every outcome comes back as data.
+
+    Examples
+    --------
+    >>> from labtools.grading.model import Step, Test
+    >>> from labtools.grading.walls import choose_walls
+    >>> steps = [Step("student", "def square(x):\\n    return x * x", "cell 1"),
+    ...          Step("test", test=Test("t1", "assert square(3) == 9", points=2))]
+    >>> result = run_plan(Plan(steps, walls=choose_walls(unsafe=True)))
+    >>> [(t.name, t.points, t.passed) for t in result.tests]
+    [('t1', 2.0, True)]
+    """
+    result = PlanResult(layers=list(getattr(plan.walls, "layers", [])))
+    student = StudentProcess(plan.walls, plan.limits, plan.modules, plan.forbidden)
+    try:
+        student.start()
+    except SandboxFailure as failure:
+        result.cells.append(CellProblem("start", failure.reason))
+        _fail_everything(plan, result, f"not graded: {failure.reason}")
+        return result
+    namespace = TesterNamespace(student, plan.tester_modules)
+    try:
+        for step in plan.steps:
+            if step.kind == "student":
+                _run_cell(student, step, result)
+            else:
+                result.tests.append(run_test(step.test, namespace, student))
+        for function in plan.functions:
+            result.functions.append(check_function(function, namespace, student))
+    finally:
+        student.close()
+    return result
+
+
+def _fail_everything(plan: Plan, result: PlanResult, message: str) -> None:
+    from labtools.grading.scoring import FunctionGrade
+
+    for step in plan.steps:
+        if step.kind == "test":
+            test = step.test
+            result.tests.append(TestResult(test.name, test.question, 0.0, test.points, False,
+                                           message, test.hidden))
+    for function in plan.functions:
+        result.functions.append(FunctionGrade(function.name, 0.0, function.points,
+                                              total=len(function.cases), reason=message))
+
+
+def _run_cell(student: StudentProcess, step, result: PlanResult) -> None:
+    try:
+        error = student.run(blank_magics(step.source), step.label)
+    except SandboxFailure as failure:
+        result.cells.append(CellProblem(step.label, failure.reason))
+        student.restart()
+        return
+    if error is not None:
+        where = f" ({error.where})" if error.where else ""
+        result.cells.append(CellProblem(step.label, f"{error.type_name}: {error.message}{where}"))
+
+
+def blank_magics(source: str) -> str:
+    """IPython magics and shell escapes are not Python: blank them, keeping line numbers.
+
+    Examples
+    --------
+    >>> blank_magics("%matplotlib inline\\nx = 1\\n!pip install foo")
+    '\\nx = 1\\n'
+    """
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+def run_test(test, namespace: TesterNamespace, student: StudentProcess) -> TestResult:
+    """Run one instructor test in `namespace`; never raises.
+
+    Examples
+    --------
+    >>> from labtools.grading.model import Test
+    >>> namespace = {"__builtins__": __builtins__}
+    >>> run_test(Test("t", "assert 1 + 1 == 3, 'arithmetic'", points=1), namespace, None).message
+    'AssertionError: arithmetic'
+    """
+    maximum = float(test.points)
+    try:
+        if test.mode == "output":
+            passed, message = _run_doctest(test, namespace)
+            score = maximum if passed else 0.0
+        else:
+            score, message = _run_assert(test, namespace, maximum)
+            passed = score >= maximum
+    except SandboxFailure as failure:
+        if student is not None:
+            student.restart()
+        score, passed, message = 0.0, False, failure.reason
+    if not passed and test.failure_message:
+        message = f"{test.failure_message} ({message})" if message else test.failure_message
+    if passed and test.success_message:
+        message = test.success_message
+    return TestResult(test.name, test.question, round(score, 4), maximum, passed, message,
+                      test.hidden)
+
+
+def _run_assert(test, namespace, maximum: float) -> tuple[float, str]:
+    """nbgrader's rule: full points when it runs without raising; a number as the value of
+    its last expression is partial credit (capped at the test's points)."""
+    try:
+        tree = ast.parse(blank_magics(test.source), filename=test.name)
+    except SyntaxError as err:
+        return 0.0, f"the test itself has a syntax error: {err}"
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(tree, test.name, "exec"), namespace)
+            value = None
+            if last is not None:
+                value = eval(compile(ast.Expression(last.value), test.name, "eval"), namespace)
+    except SandboxFailure:
+        raise
+    except BaseException as error:  # an instructor's test failing is the normal case
+        return 0.0, _describe_failure(error)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return min(max(float(value), 0.0), maximum), ("" if value >= maximum else
+                                                       f"partial credit: {value:g} of {maximum:g}")
+    return maximum, ""
+
+
+def _describe_failure(error: BaseException) -> str:
+    """An exception in words; the limits students hit say which limit."""
+    name = getattr(error, "type_name", None) or type(error).__name__
+    if name == "MemoryError":
+        return "MemoryError (memory limit: it tried to use more memory than the sandbox allows)"
+    if name == "SystemExit":
+        return ("SystemExit: it called sys.exit() or exit(); a graded function must return its "
+                "result, not end the program")
+    text = getattr(error, "message", None) if hasattr(error, "type_name") else str(error)
+    return f"{name}: {text}" if text else name
+
+
+def _run_doctest(test, namespace) -> tuple[bool, str]:
+    """otter's OK-format rule: each top-level statement is a doctest example; the expected
+    output belongs to the last one (earlier ones must print nothing)."""
+    try:
+        tree = ast.parse(blank_magics(test.source), filename=test.name)
+    except SyntaxError as err:
+        return False, f"the test itself has a syntax error: {err}"
+    lines = test.source.splitlines()
+    examples = []
+    for number, node in enumerate(tree.body):
+        source = "\n".join(lines[node.lineno - 1:node.end_lineno]) + "\n"
+        last = number == len(tree.body) - 1
+        want = (test.expected or "") if last else ""
+        if want and not want.endswith("\n"):
+            want += "\n"
+        examples.append(doctest.Example(source, want, lineno=node.lineno - 1))
+    runner = doctest.DocTestRunner(verbose=False, optionflags=doctest.NORMALIZE_WHITESPACE * 0)
+    report = io.StringIO()
+    case = doctest.DocTest(examples, {}, test.name, None, 0, test.source)
+    case.globs = namespace  # DocTest copies its globs into a plain dict: use ours, live
+    with contextlib.redirect_stdout(io.StringIO()):
+        runner.run(case, out=report.write, clear_globs=False)
+    if runner.failures == 0:
+        return True, ""
+    return False, _doctest_message(report.getvalue())
+
+
+def _doctest_message(report: str) -> str:
+    """The useful part of doctest's report: the failing line, expected and got."""
+    body = report.split("*" * 70)
+    text = body[1] if len(body) > 1 else report
+    text = re.sub(r'^File ".*", line \d+, in .*\n', "", text.strip(), flags=re.M)
+    return text.strip()[:1500]
+
+
+def check_function(function: FunctionCheck, namespace, student):
+    """Call a toml-graded function on its cases through its stub and score it."""
+    from labtools.grading.scoring import FunctionGrade
+
+    grade = FunctionGrade(function.name, 0.0, function.points, total=len(function.cases),
+                          unit="test case")
+    try:
+        stub = namespace[function.name]
+    except KeyError:
+        grade.reason = f"no function named {function.name} was defined"
+        return grade
+    except SandboxFailure as failure:
+        grade.reason = failure.reason
+        return grade
+    if not callable(stub):
+        grade.reason = f"{function.name} is not a function (it is {describe(stub)})"
+        return grade
+    for number, (case, expected) in enumerate(zip(function.cases, function.expected), start=1):
+        try:
+            got = stub(*case.args)
+            ok, message = compare(expected, got, rtol=function.rtol, atol=function.atol)
+        except SandboxFailure as failure:
+            student.restart()
+            grade.reason = failure.reason
+            grade.passed = 0
+            return grade
+        except BaseException as error:
+            ok, message = False, (f"expected {describe(expected)}, but it raised "
+                                  f"{_describe_failure(error)}")
+        if ok:
+            grade.passed += 1
+            continue
+        hint = function.hints.get(case.edge) if case.edge else None
+        grade.failed_cases.append(f"case {number} ({case.label}): {message}"
+                                  + (f" — {hint}" if hint else ""))
+    grade.points = round(function.points * grade.passed / max(1, grade.total), 4)
+    return grade
+
+
+def main() -> None:
+    """``python -m labtools.grading.tester``: a pickled Plan on stdin, a pickled PlanResult out."""
+    channel = os.fdopen(os.dup(1), "wb")
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # prints of tests never corrupt the answer
+    plan = pickle.load(sys.stdin.buffer)
+    result = run_plan(plan)
+    pickle.dump(result, channel)
+    channel.flush()
+
+
+if __name__ == "__main__":
+    # Run as the module labtools.grading.tester, not as __main__, so that what it pickles
+    # names classes the grader can import.
+    from labtools.grading import tester
+
+    tester.main()

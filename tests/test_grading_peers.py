@@ -1,0 +1,113 @@
+"""nbgrader's and otter-grader's own example assignments, graded by labtools and by the peers.
+
+The reference scores come from the peers themselves, installed from PyPI and run here:
+nbgrader 0.9.6 ``autograde`` on its user guide's ps1 and the two students it ships. The
+fixtures are copied from the peers' repositories (tests/data/*/SOURCES, BSD-3-Clause).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from labtools import cli
+from labtools.grading import grade, load_assignment
+
+DATA = Path(__file__).parent / "data"
+STUDENTS = ["bitdiddle", "hacker"]
+
+
+def _alembic_head() -> str:
+    """nbgrader.api.get_alembic_version without its `alembic heads` subprocess (seconds)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    with _temp_alembic_ini("sqlite://") as alembic_ini:
+        return ScriptDirectory.from_config(Config(alembic_ini)).get_current_head()
+
+
+@pytest.fixture(scope="module")
+def nbgrader_scores(tmp_path_factory):
+    """{student: {(notebook, grade_id): auto score}} from nbgrader's own autograde."""
+    from nbgrader.api import Gradebook
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+
+    root = tmp_path_factory.mktemp("nbgrader-course")
+    shutil.copytree(DATA / "nbgrader" / "source", root / "source")
+    shutil.copytree(DATA / "nbgrader" / "submitted", root / "submitted")
+    config = Config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.course_id = "labtools-test"
+    config.Exchange.root = str(root / "exchange")
+    config.ExecutePreprocessor.timeout = 30
+    scores = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("nbgrader.api.get_alembic_version", _alembic_head)
+        api = NbGraderAPI(config=config)
+        api.log.setLevel("ERROR")
+        assert api.generate_assignment("ps1", force=True)["success"]
+        for student in STUDENTS:
+            result = api.autograde("ps1", student, force=True, create=True)
+            assert result["success"], result.get("log")
+        with Gradebook(api.coursedir.db_url) as gradebook:
+            for student in STUDENTS:
+                scores[student] = {}
+                for notebook in ("problem1", "problem2"):
+                    for cell in gradebook.find_notebook(notebook, "ps1").grade_cells:
+                        found = gradebook.find_grade(cell.name, notebook, "ps1", student)
+                        if found.auto_score is not None:
+                            scores[student][(notebook, cell.name)] = found.auto_score
+    return scores
+
+
+@pytest.fixture(scope="module")
+def labtools_nbgrader(tmp_path_factory):
+    root = tmp_path_factory.mktemp("labtools-ps1")
+    subs = root / "subs"
+    shutil.copytree(DATA / "nbgrader" / "submitted", subs)
+    report = grade(DATA / "nbgrader" / "source" / "ps1", subs, root / "out")
+    return {s.student: s for s in report.submissions}, root / "out"
+
+
+def test_nbgrader_ps1_needs_no_configuration():
+    assignment = load_assignment(DATA / "nbgrader" / "source" / "ps1")
+    assert [n.format for n in assignment.notebooks] == ["nbgrader", "nbgrader"]
+    assert assignment.spec is None
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+def test_nbgrader_ps1_scores_equal_nbgrader_autograde(nbgrader_scores, labtools_nbgrader, student):
+    ours = {tuple(item.name.split(":")): item.points
+            for item in labtools_nbgrader[0][student].items if not item.manual}
+    assert ours == nbgrader_scores[student]
+    assert labtools_nbgrader[0][student].total == pytest.approx(sum(nbgrader_scores[student].values()))
+
+
+def test_nbgrader_manual_answers_go_to_review_files(labtools_nbgrader):
+    _, out = labtools_nbgrader
+    review = (out / "review" / "hacker.md").read_text()
+    source = json.loads((DATA / "nbgrader" / "submitted" / "hacker" / "ps1" / "problem2.ipynb")
+                        .read_text())
+    answer = next("".join(c["source"]) for c in source["cells"]
+                  if c["metadata"].get("nbgrader", {}).get("grade_id") == "part-a")
+    assert answer.strip() and answer.strip() in review
+    rows = (out / "manual.csv").read_text().splitlines()
+    assert rows[0] == "student,question,points,max,review"
+    assert "hacker,problem2:part-a,,1,review/hacker.md" in rows
+    results = json.loads((out / "results" / "hacker.json").read_text())
+    assert any(entry["question"] == "problem2:part-a" and answer.strip() in entry["answer"]
+               for entry in results["extra_data"]["manual"])
+
+
+def test_assign_releases_nbgraders_ps1_without_config(tmp_path, capsys):
+    assert cli.main(["assign", str(DATA / "nbgrader" / "source" / "ps1"), "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jupyter.png", "problem1.ipynb",
+                                                          "problem2.ipynb"]
+    released = (tmp_path / "problem1.ipynb").read_text()
+    assert "raise NotImplementedError()" in released and "BEGIN SOLUTION" not in released
+    assert "n must be greater than or equal to 1" not in released
