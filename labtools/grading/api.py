@@ -18,13 +18,16 @@ import numpy as np
 
 from labtools.errors import AssignmentError
 from labtools.grading.assignment import Assignment, load_assignment
-from labtools.grading.cases import generate_cases
+from labtools.grading.cases import NO_EXPECT, generate_cases
+from labtools.grading.properties import generator_cases
+from labtools.grading.structure import check_structure
+from labtools.grading.table import table_cases
 from labtools.grading.notebook import write_document
 from labtools.grading.report import write_reports
 from labtools.grading.scoring import FunctionGrade, score_questions
-from labtools.grading.spec import resolve_reference
+from labtools.grading.spec import SPEC_NAME, resolve_reference
 from labtools.grading.submissions import find_submissions, read_submission, skipped_files
-from labtools.grading.tester import CellProblem, FunctionCheck, Plan, PlanResult
+from labtools.grading.tester import CellProblem, ExpectedRaise, FunctionCheck, Plan, PlanResult
 from labtools.grading.walls import choose_walls
 
 __all__ = ["SubmissionGrade", "GradeReport", "Prepared", "prepare", "assign", "grade",
@@ -72,7 +75,7 @@ class Prepared:
 
 
 def prepare(assignment: Assignment) -> Prepared:
-    """Generate every toml function's cases and compute the reference answers.
+    """Every toml function's cases and expected answers (reference values or exceptions).
 
     Examples
     --------
@@ -85,19 +88,42 @@ def prepare(assignment: Assignment) -> Prepared:
     """
     cases, expected = {}, {}
     for position, function in enumerate(assignment.functions):
-        reference = resolve_reference(assignment.spec, function)
-        cases[function.name] = generate_cases(function, assignment.seed, position)
-        values = []
-        for number, case in enumerate(cases[function.name], start=1):
-            try:
-                values.append(_plain(reference(*copy.deepcopy(case.args))))
-            except Exception as err:
-                raise AssignmentError(
-                    f"reference {function.reference} fails on case {number} of {function.name} "
-                    f"({case.label}): {type(err).__name__}: {err}; fix the generator or the "
-                    "reference") from err
-        expected[function.name] = values
+        cases[function.name] = _function_cases(assignment, function, position)
+        reference = (resolve_reference(assignment.spec, function)
+                     if function.reference is not None else None)
+        expected[function.name] = [_expected(function, reference, number, case)
+                                   for number, case in enumerate(cases[function.name], start=1)]
     return Prepared(assignment, cases, expected)
+
+
+def _function_cases(assignment: Assignment, function, position: int) -> list:
+    where = f"{SPEC_NAME} [[functions]] {function.name}"
+    if isinstance(function.cases, list):
+        return table_cases(function.cases, where=where, name=function.name,
+                           has_reference=function.reference is not None)
+    if isinstance(function.generator, str):
+        return generator_cases(assignment.folder, function.generator, name=function.name,
+                               seed=assignment.seed * 1000 + position, count=function.cases)
+    if isinstance(function.generator, dict):
+        return generate_cases(function, assignment.seed, position)
+    return []  # a Hypothesis strategy only
+
+
+def _expected(function, reference, number: int, case):
+    """What case `number` must give: the table's value or exception, else the reference's."""
+    if case.raises:
+        return ExpectedRaise(case.raises)
+    if case.expect is not NO_EXPECT:
+        return case.expect
+    try:
+        return _plain(reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs)))
+    except Exception as err:
+        if isinstance(function.cases, list):  # a table row: the student must raise it too
+            return ExpectedRaise(type(err).__name__)
+        raise AssignmentError(
+            f"reference {function.reference} fails on case {number} of {function.name} "
+            f"({case.label}): {type(err).__name__}: {err}; fix the generator or the "
+            "reference") from err
 
 
 def _plain(value):
@@ -144,8 +170,9 @@ def make_plan(assignment: Assignment, notebook, document: dict, prepared: Prepar
     functions = []
     if with_functions and prepared is not None:
         functions = [FunctionCheck(f.name, f.points, prepared.cases[f.name],
-                                   prepared.expected[f.name], f.rtol, f.atol, dict(f.hints))
-                     for f in assignment.functions]
+                                   prepared.expected[f.name], f.rtol, f.atol, dict(f.hints),
+                                   _property(assignment, f, position))
+                     for position, f in enumerate(assignment.functions)]
     student_code = [s.source for s in steps if s.kind == "student"]
     forbidden = tuple(assignment.forbidden_modules)
     modules = {m for m in _imports(student_code)
@@ -153,6 +180,28 @@ def make_plan(assignment: Assignment, notebook, document: dict, prepared: Prepar
     instructor = _imports(_code_sources(notebook.document))
     return Plan(steps, functions, walls, assignment.limits, tuple(sorted(modules)), forbidden,
                 frozenset(m.split(".")[0] for m in instructor))
+
+
+def _property(assignment: Assignment, function, position: int) -> dict | None:
+    """What the tester needs to run a Hypothesis property (it loads the files itself)."""
+    if function.strategy is None:
+        return None
+    return {"folder": str(assignment.folder), "strategy": function.strategy,
+            "reference": function.reference, "examples": function.examples,
+            "raises": list(function.raises) or None, "seed": assignment.seed * 1000 + position}
+
+
+def _structure(assignment: Assignment, document: dict, grades: list) -> None:
+    """Structure checks ("must call squares", "no loops") from the submission's syntax tree."""
+    sources = _code_sources(document)
+    for function in assignment.functions:
+        if not function.structure:
+            continue
+        problems = check_structure(sources, function.name, **function.structure)
+        grade = next((g for g in grades if g.name == function.name), None)
+        if problems and grade is not None:
+            grade.points = 0.0
+            grade.reason = "; ".join(problems)
 
 
 def run_tester(plan: Plan) -> PlanResult:
@@ -207,7 +256,10 @@ def grade_submission(assignment: Assignment, prepared: Prepared | None, student:
             if layers is not None and result.layers:
                 layers[:] = result.layers
         items += score_questions(notebook, result, several, unanswered)
-        items += _with_cell_problems(result.functions, result.cells)
+        functions = _with_cell_problems(result.functions, result.cells)
+        if with_functions and not isinstance(document, str):
+            _structure(assignment, document, functions)
+        items += functions
     return SubmissionGrade(student, Path(path), items, manual, cells)
 
 

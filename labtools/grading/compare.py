@@ -33,7 +33,10 @@ def describe(value) -> str:
     if isinstance(value, float):
         return repr(round(value, 10)) if math.isfinite(value) else repr(value)
     if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of {len(value)} items"
+        text = repr(value)
+        if len(text) <= 60 and all(isinstance(v, (int, float, str, bool, type(None))) for v in value):
+            return text
+        return f"a {type(value).__name__} of {len(value)} item{'' if len(value) == 1 else 's'}"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

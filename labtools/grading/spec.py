@@ -33,17 +33,40 @@ ALWAYS_FORBIDDEN = ("labtools",)
 
 @dataclass(frozen=True)
 class GradedFunction:
-    """One graded function: what students write and how it is checked."""
+    """One graded function: what students write and how it is checked.
+
+    Cases come from one of: a built-in generator (``generator = {kind = ...}``,
+    ``cases`` = how many), an instructor's generator function
+    (``generator = "cases.py:make_cases"``), or a case table (``cases = [{args = ...,
+    expect = ...}, ...]``); a Hypothesis ``strategy`` adds a property check. The
+    structure keys (``must_call``, ...) are decided from the submission's syntax tree.
+    """
 
     name: str
     points: float
-    reference: str
-    generator: dict
-    cases: int = 20
+    reference: str | None
+    generator: dict | str | None = None
+    cases: int | list = 20
     rtol: float = 1e-6
     atol: float = 1e-9
     hints: dict = field(default_factory=dict)
     description: str = ""
+    strategy: str | None = None
+    examples: int = 100
+    raises: tuple = ()
+    must_call: tuple = ()
+    must_not_call: tuple = ()
+    must_not_import: tuple = ()
+    no_loops: bool = False
+    no_recursion: bool = False
+
+    @property
+    def structure(self) -> dict:
+        """The structure checks as keyword arguments of :func:`~labtools.grading.structure.check_structure`."""
+        return {key: getattr(self, key) for key in _STRUCTURE_KEYS if getattr(self, key)}
+
+
+_STRUCTURE_KEYS = ("must_call", "must_not_call", "must_not_import", "no_loops", "no_recursion")
 
 
 @dataclass(frozen=True)
@@ -74,7 +97,7 @@ class Spec:
 
 _ASSIGNMENT_KEYS = {"name", "title", "notebook", "seed", "forbidden_modules", "public_files"}
 _FUNCTION_KEYS = {"name", "points", "reference", "generator", "cases", "rtol", "atol", "hints",
-                  "description"}
+                  "description", "strategy", "examples", "raises", *_STRUCTURE_KEYS}
 
 
 def load_spec(folder) -> Spec:
@@ -159,20 +182,37 @@ def _parse_function(path: Path, number: int, entry) -> GradedFunction:
     if not name.isidentifier():
         raise AssignmentError(f"{path}: {where} name {name!r} is not a Python function name")
     where = f"[[functions]] {name}"
-    generator = _get(path, where, entry, "generator", dict)
-    if "kind" not in generator:
+    generator = _get(path, where, entry, "generator", (dict, str), default=None)
+    if isinstance(generator, dict) and "kind" not in generator:
         raise AssignmentError(f"{path}: {where} generator needs a kind, e.g. kind = \"mask_pair\"")
+    cases = _get(path, where, entry, "cases", (int, list), default=20)
+    strategy = _get(path, where, entry, "strategy", str, default=None)
+    if generator is None and not isinstance(cases, list) and strategy is None:
+        raise AssignmentError(
+            f"{path}: {where} has no cases: give a generator (a table with kind, or "
+            "\"file.py:function\"), a case table (cases = [{ args = [...], expect = ... }]) or a "
+            "Hypothesis strategy (strategy = \"strategies.py:name\")")
+    words = {key: tuple(_get(path, where, entry, key, list, default=[]))
+             for key in ("raises", "must_call", "must_not_call", "must_not_import")}
     function = GradedFunction(
         name=name, points=float(_get(path, where, entry, "points", (int, float))),
-        reference=_get(path, where, entry, "reference", str), generator=generator,
-        cases=_get(path, where, entry, "cases", int, default=20),
+        reference=_get(path, where, entry, "reference", str, default=None), generator=generator,
+        cases=cases,
         rtol=float(_get(path, where, entry, "rtol", (int, float), default=1e-6)),
         atol=float(_get(path, where, entry, "atol", (int, float), default=1e-9)),
         hints=_get(path, where, entry, "hints", dict, default={}),
         description=_get(path, where, entry, "description", str, default=""),
+        strategy=strategy, examples=_get(path, where, entry, "examples", int, default=100),
+        no_loops=_get(path, where, entry, "no_loops", bool, default=False),
+        no_recursion=_get(path, where, entry, "no_recursion", bool, default=False), **words,
     )
-    if not (function.points > 0 and math.isfinite(function.points)) or function.cases < 1:
-        raise AssignmentError(f"{path}: {where} needs points > 0 and cases >= 1")
+    count = len(cases) if isinstance(cases, list) else cases
+    if not (function.points > 0 and math.isfinite(function.points)) or count < 1 \
+            and strategy is None:
+        raise AssignmentError(f"{path}: {where} needs points > 0 and at least one case")
+    if function.reference is None and (strategy is not None or not isinstance(cases, list)):
+        raise AssignmentError(f"{path}: {where} needs a reference (\"reference.py:{name}\" or a "
+                              "labtools function) to compute the expected values")
     return function
 
 

@@ -33,17 +33,26 @@ from labtools.grading.stubs import TesterNamespace, exception_from
 __all__ = ["Plan", "TestResult", "FunctionCheck", "CellProblem", "PlanResult", "run_plan"]
 
 
+@dataclass(frozen=True)
+class ExpectedRaise:
+    """A case whose call must raise this exception type (by name; subclasses count)."""
+
+    type_name: str
+
+
 @dataclass
 class FunctionCheck:
-    """An ``assignment.toml`` function: its cases (args, expected) and how to compare."""
+    """An ``assignment.toml`` function: its cases (args, expected), how to compare, and an
+    optional Hypothesis property (files loaded here, in the tester: they are trusted)."""
 
     name: str
     points: float
     cases: list = field(default_factory=list)     # Case objects (labtools.grading.cases)
-    expected: list = field(default_factory=list)  # reference values, or RemoteException-like
+    expected: list = field(default_factory=list)  # values, or ExpectedRaise
     rtol: float = 1e-6
     atol: float = 1e-9
     hints: dict = field(default_factory=dict)
+    property: dict | None = None
 
 
 @dataclass
@@ -280,24 +289,72 @@ def check_function(function: FunctionCheck, namespace, student):
         return grade
     for number, (case, expected) in enumerate(zip(function.cases, function.expected), start=1):
         try:
-            got = stub(*case.args)
-            ok, message = compare(expected, got, rtol=function.rtol, atol=function.atol)
+            ok, message = _check_case(stub, case, expected, function)
         except SandboxFailure as failure:
             student.restart()
             grade.reason = failure.reason
             grade.passed = 0
             return grade
-        except BaseException as error:
-            ok, message = False, (f"expected {describe(expected)}, but it raised "
-                                  f"{_describe_failure(error)}")
         if ok:
             grade.passed += 1
             continue
-        hint = function.hints.get(case.edge) if case.edge else None
+        hint = case.hint or (function.hints.get(case.edge) if case.edge else None)
         grade.failed_cases.append(f"case {number} ({case.label}): {message}"
                                   + (f" — {hint}" if hint else ""))
+    if function.property is not None:
+        grade.total += 1
+        try:
+            passed, message = _check_property(stub, function)
+        except SandboxFailure as failure:
+            student.restart()
+            passed, message = False, failure.reason
+        grade.passed += passed
+        if not passed:
+            grade.failed_cases.append(message)
     grade.points = round(function.points * grade.passed / max(1, grade.total), 4)
     return grade
+
+
+def _check_case(stub, case, expected, function) -> tuple[bool, str]:
+    from labtools.grading.student_error import exception_matches
+    from labtools.grading.table import compare_any
+
+    try:
+        got = stub(*case.args, **case.kwargs)
+    except SandboxFailure:
+        raise
+    except BaseException as error:
+        if isinstance(expected, ExpectedRaise):
+            if exception_matches(getattr(error, "student_error", error), expected.type_name) \
+                    or exception_matches(error, expected.type_name):
+                return True, ""
+            return False, (f"expected it to raise {expected.type_name}, but it raised "
+                           f"{_describe_failure(error)}")
+        return False, f"expected {describe(expected)}, but it raised {_describe_failure(error)}"
+    if isinstance(expected, ExpectedRaise):
+        return False, f"expected it to raise {expected.type_name}, but it returned {describe(got)}"
+    return compare_any(expected, got, rtol=function.rtol, atol=function.atol)
+
+
+def _check_property(stub, function) -> tuple[bool, str]:
+    """Hypothesis draws inputs, the student's answers must equal the reference's; a failure
+    is shown as the smallest failing call Hypothesis finds."""
+    from types import SimpleNamespace
+
+    from labtools.grading.properties import check_property, load_instructor_object
+    from labtools.grading.spec import GradedFunction, resolve_reference
+
+    spec = function.property
+    folder = spec["folder"]
+    strategy = load_instructor_object(folder, spec["strategy"], what="strategy")
+    reference = resolve_reference(SimpleNamespace(folder=__import__("pathlib").Path(folder)),
+                                  GradedFunction(function.name, 1, spec["reference"]))
+    result = check_property(stub, reference, strategy, examples=spec["examples"],
+                            seed=spec["seed"], raises=spec["raises"], name=function.name)
+    if result.passed:
+        return True, ""
+    return False, (f"property check ({result.examples_run} inputs tried): "
+                   f"{result.failing_call}: {result.message}")
 
 
 def main() -> None:

@@ -8,7 +8,9 @@ the way ``otter/assign/notebook_transformer.py`` (otter-grader 7.0.0) does and g
 an :class:`OtterNotebook`: the questions with their test cases and points, the
 autograder notebook, the student notebook :meth:`OtterNotebook.student_document`,
 and otter's grading order :meth:`OtterNotebook.steps`. The cell and line rules are
-in :mod:`labtools.grading.formats.otter_student`.
+in :mod:`labtools.grading.formats.otter_student`, tests, points and grading in
+:mod:`labtools.grading.formats.otter_grading`. Only the standard library and PyYAML
+are used: grading needs no otter.
 
 Examples
 --------
@@ -67,7 +69,7 @@ def is_otter(document: dict) -> bool:
     """
     return any(cell.get("cell_type") == "raw" and re.match(
         r"#\s+(assignment\s+config|begin\s+question)", rules.lines_of(cell)[0], re.IGNORECASE)
-        for cell in _unfence(document.get("cells", [])))
+        for cell in rules.unfence(document.get("cells", [])))
 
 
 @dataclass
@@ -204,31 +206,6 @@ def read_otter(path) -> OtterNotebook:
     return _Reader(path, document).read()
 
 
-def _unfence(cells: list[dict], numbers: bool = False) -> list:
-    """otter's ``extract_all_fenced_otter_cells``: a ```` ```otter ```` block in a markdown
-    cell is a raw cell (the text around it stays markdown)."""
-    result = []
-    for number, cell in enumerate(cells, start=1):
-        lines = rules.lines_of(cell)
-        starts = [i for i, line in enumerate(lines) if line.strip() == "```otter"]
-        ends = [next((j for j in range(i + 1, len(lines)) if lines[j].strip() == "```"), None)
-                for i in starts]
-        if not starts or None in ends and not numbers:
-            result.append((cell, number))
-            continue
-        if None in ends or any(ends[k] >= starts[k + 1] for k in range(len(starts) - 1)):
-            raise AssignmentError(f"cell {number}: a ```otter block has no closing ```")
-        for k, (i, j) in enumerate(zip(starts, ends)):
-            stop = starts[k + 1] if k + 1 < len(starts) else len(lines) + 1
-            after = 2 if j + 1 < len(lines) and not lines[j + 1].strip() else 1
-            parts = [("markdown", lines[:i])] if k == 0 else []
-            for kind, part in parts + [("raw", lines[i + 1:j]), ("markdown", lines[j + after:stop])]:
-                if any(line.strip() for line in part):
-                    result.append(({"cell_type": kind, "metadata": {}, "source": rules.join(part)},
-                                   number))
-    return result if numbers else [cell for cell, _ in result]
-
-
 def _boundary(cell: dict, kind: str, end: bool = False) -> bool:
     word = "end" if end else "begin"
     return cell["cell_type"] == "raw" and bool(
@@ -252,7 +229,7 @@ class _Reader:
         self.solution_md, self.prompt_at = False, None
 
     def read(self) -> OtterNotebook:
-        for cell, number in _unfence(self.document["cells"], numbers=True):
+        for cell, number in rules.unfence(self.document["cells"], numbers=True):
             self._cell(copy.deepcopy(cell), number)
         if self.need_end:
             self.out.append(self._export_tag(_markdown(""), end=True))

@@ -30,9 +30,10 @@ import yaml
 from labtools.errors import AssignmentError
 
 __all__ = [
-    "ANSWER_TAG", "SOLUTION_TAG", "INCLUDE_TAG", "lines_of", "join", "load_yaml", "replace_solutions",
-    "remove_ignored_lines", "replace_plugins", "init_cells", "check_cell", "check_all_cells",
-    "export_cells", "response_cell", "strip_for_student", "overwrite_seed", "doctest_body",
+    "ANSWER_TAG", "SOLUTION_TAG", "INCLUDE_TAG", "lines_of", "join", "load_yaml", "unfence",
+    "replace_solutions", "remove_ignored_lines", "replace_plugins", "init_cells", "check_cell",
+    "check_all_cells", "export_settings", "export_cells", "response_cell", "strip_for_student",
+    "overwrite_seed", "doctest_body",
 ]
 
 ANSWER_TAG = "otter_answer_cell"
@@ -63,6 +64,39 @@ def load_yaml(lines: list[str], where: str):
         return yaml.safe_load(join(lines))
     except yaml.YAMLError as err:
         raise AssignmentError(f"{where}: invalid YAML ({err})") from None
+
+
+def unfence(cells: list[dict], numbers: bool = False) -> list:
+    """otter's ``extract_all_fenced_otter_cells``: a ```` ```otter ```` block in a cell
+    is a raw cell (the text around it stays markdown). With ``numbers``: (cell, number of
+    the source cell) pairs, and an unclosed block is an error.
+
+    Examples
+    --------
+    >>> [c["cell_type"] for c in unfence([{"cell_type": "markdown", "metadata": {},
+    ...                                     "source": "Intro\\n```otter\\n# BEGIN TESTS\\n```"}])]
+    ['markdown', 'raw']
+    """
+    result = []
+    for number, cell in enumerate(cells, start=1):
+        lines = lines_of(cell)
+        starts = [i for i, line in enumerate(lines) if line.strip() == "```otter"]
+        ends = [next((j for j in range(i + 1, len(lines)) if lines[j].strip() == "```"), None)
+                for i in starts]
+        if not starts or None in ends and not numbers:
+            result.append((cell, number))
+            continue
+        if None in ends or any(ends[k] >= starts[k + 1] for k in range(len(starts) - 1)):
+            raise AssignmentError(f"cell {number}: a ```otter block has no closing ```")
+        for k, (i, j) in enumerate(zip(starts, ends)):
+            stop = starts[k + 1] if k + 1 < len(starts) else len(lines) + 1
+            after = 2 if j + 1 < len(lines) and not lines[j + 1].strip() else 1
+            parts = [("markdown", lines[:i])] if k == 0 else []
+            for kind, part in parts + [("raw", lines[i + 1:j]), ("markdown", lines[j + after:stop])]:
+                if any(line.strip() for line in part):
+                    result.append(({"cell_type": kind, "metadata": {}, "source": join(part)},
+                                   number))
+    return result if numbers else [cell for cell, _ in result]
 
 
 def replace_solutions(lines: list[str], where: str) -> list[str]:
