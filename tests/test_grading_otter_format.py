@@ -36,7 +36,6 @@ SUBMISSIONS = sorted((DATA / "submissions").glob("*.ipynb"))
 @pytest.fixture(scope="module")
 def otter_out(tmp_path_factory) -> Path:
     """otter assign's output folders, out/demo and out/example."""
-    pytest.importorskip("otter", reason="otter-grader is the reference: pip install otter-grader")
     from otter.assign import main  # in this process: importing otter is what takes seconds
 
     work = tmp_path_factory.mktemp("otter")
@@ -98,9 +97,43 @@ def test_autograder_notebook_is_otters(otter_out, name):
     nb = read_otter(DATA / f"{name}.ipynb")
     theirs = _load(otter_out / name / "autograder" / f"{name}.ipynb")
     ours = nb.autograder_document()
-    # Outputs are the source's in both; compare what is not random.
-    assert [c[:2] for c in _cells(ours)] == [c[:2] for c in _cells(theirs)]
+    # solutions, their outputs and otter's solution tags kept; the same test metadata
+    assert _cells(ours) == _cells(theirs)
+    assert [c.get("outputs") for c in ours["cells"]] == [c.get("outputs") for c in theirs["cells"]]
     assert ours["metadata"]["otter"] == theirs["metadata"]["otter"]
+
+
+CONFIGS = {  # ASSIGNMENT CONFIG variants of example.ipynb, each against otter assign
+    "jupyterlite": {"runs_on": "jupyterlite", "tests": {"url_prefix": "https://x.tld/tests/"}},
+    "colab": {"runs_on": "colab", "tests": {"files": True}},
+    "ack": {"export_cell": {"require_no_pdf_ack": {"message": "no PDF"}, "pdf": False,
+                            "filtering": False, "files": ["data.csv"]}},
+    "strip_all": {"strip_solutions_from_all_cells": True, "init_cell": False,
+                  "check_all_cell": True},
+    "seed": {"export_cell": False, "show_question_points": False,
+             "seed": {"variable": "z", "autograder_value": 1, "student_value": 3}},
+}
+
+
+def test_config_variants_match_otter(tmp_path):
+    pytest.importorskip("otter")
+    import yaml
+    from otter.assign import main
+
+    for name in ("data.csv", "student_file.py"):
+        shutil.copy(DATA / name, tmp_path / name)
+    base = _load(DATA / "example.ipynb")
+    config = yaml.safe_load(_text(base["cells"][0]))
+    for variant, change in CONFIGS.items():
+        document = copy.deepcopy(base)
+        document["cells"][0]["source"] = "# ASSIGNMENT CONFIG\n" + yaml.safe_dump({**config,
+                                                                                   **change})
+        path = _write(tmp_path, document, f"{variant}.ipynb")
+        main(str(path), str(tmp_path / variant), no_pdfs=True, no_run_tests=True)
+        theirs = _load(tmp_path / variant / "student" / f"{variant}.ipynb")
+        ours = read_otter(path).student_document()
+        assert _cells(ours) == _cells(theirs), variant
+        assert ours["metadata"].get("otter") == theirs["metadata"].get("otter"), variant
 
 
 # -- tests, points, hidden flags, expected outputs ------------------------------------
@@ -448,6 +481,27 @@ def test_steps_follow_otter_order():
     assert [s.source for s in nb.steps(dressed)] == [s.source for s in steps]
 
 
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # pandas 3 on otter's own code
+def test_order_and_verdicts_as_otter_grades(otter_out, tmp_path):
+    """The real otter grader (a Jupyter kernel, ~4 s): a question's tests run where its
+    grader.check is, not against the final environment."""
+    from otter.api import grade_submission
+
+    submission = _load(DATA / "submissions" / "demo-passesAll.ipynb")
+    submission["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": None,
+                                "outputs": [], "source": "square = None\nfiberator = None"})
+    path = _write(tmp_path, submission, "late.ipynb")
+    (archive,) = (otter_out / "demo" / "autograder").glob("*-autograder_*.zip")
+    with contextlib.redirect_stdout(io.StringIO()):
+        results = grade_submission(str(path), str(archive), quiet=True)
+    theirs = {f"{q} - {i}": r.passed for q, tf in results.results.items()
+              for i, r in enumerate(tf.test_case_results, start=1)}
+    ours, _ = _run_steps(read_otter(DATA / "demo.ipynb"), submission,
+                         _otter_tests(otter_out / "demo"))
+    assert ours == theirs
+    assert ours["q1 - 1"] and ours["q2 - 2"]  # checked before square and fiberator changed
+
+
 def test_manual_answers_with_figures():
     nb = read_otter(DATA / "demo.ipynb")
     answers = nb.manual_answers(_load(DATA / "submissions" / "demo-passesAll.ipynb"))
@@ -488,6 +542,8 @@ SIMPLE = [("raw", "# BEGIN QUESTION\nname: q1"), ("raw", "# BEGIN SOLUTION"),
      "its points list has 2 values but the question has 1 test cases"),
     (lambda c: [("raw", "# BEGIN QUESTION\npoints: 1")] + c[1:], "needs a YAML mapping with a name"),
     (lambda c: [("raw", "# ASSIGNMENT CONFIG\nname: [")] + c, "cell 1: invalid YAML"),
+    (lambda c: c[:2] + [("code", "import random\nrandom.seed(1)  # SEED\nx = 1  # SOLUTION")] + c[3:],
+     "cell 3 has a '# SEED' line but the ASSIGNMENT CONFIG gives no integer seed"),
 ])
 def test_errors_name_the_cause_and_the_cell(tmp_path, edit, words):
     path = _write(tmp_path, _notebook(edit(list(SIMPLE))))

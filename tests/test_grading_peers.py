@@ -1,12 +1,16 @@
 """nbgrader's and otter-grader's own example assignments, graded by labtools and by the peers.
 
 The reference scores come from the peers themselves, installed from PyPI and run here:
-nbgrader 0.9.6 ``autograde`` on its user guide's ps1 and the two students it ships. The
-fixtures are copied from the peers' repositories (tests/data/*/SOURCES, BSD-3-Clause).
+nbgrader 0.9.6 ``autograde`` on its user guide's ps1 and the two students it ships, and
+otter-grader 7.0.0's ``grade_submission`` (a Jupyter kernel, after ``otter assign``) on its
+tutorial's demo and the six submissions it ships. The fixtures are copied from the peers'
+repositories (tests/data/*/SOURCES, BSD-3-Clause).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -111,3 +115,58 @@ def test_assign_releases_nbgraders_ps1_without_config(tmp_path, capsys):
     released = (tmp_path / "problem1.ipynb").read_text()
     assert "raise NotImplementedError()" in released and "BEGIN SOLUTION" not in released
     assert "n must be greater than or equal to 1" not in released
+
+
+OTTER = DATA / "otter"
+OTTER_SUBMISSIONS = sorted((OTTER / "submissions").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def otter_demo(tmp_path_factory):
+    """labtools' and otter's totals for each of otter's demo submissions."""
+    from otter.api import grade_submission
+    from otter.assign import main as otter_assign
+
+    work = tmp_path_factory.mktemp("otter-demo")
+    folder = work / "demo"
+    folder.mkdir()
+    for name in ("demo.ipynb", "requirements.txt"):
+        shutil.copy(OTTER / name, folder / name)
+    otter_assign(str(folder / "demo.ipynb"), str(work / "otter-out"), no_pdfs=True,
+                 no_run_tests=True)
+    (archive,) = (work / "otter-out" / "autograder").glob("*-autograder_*.zip")
+    theirs = {}
+    for path in OTTER_SUBMISSIONS:
+        with contextlib.redirect_stdout(io.StringIO()):
+            theirs[path.stem] = grade_submission(str(path), str(archive), quiet=True).total
+    subs = work / "subs"
+    subs.mkdir()
+    for path in OTTER_SUBMISSIONS:
+        shutil.copy(path, subs / path.name)
+    report = grade(folder, subs, work / "out")
+    ours = {s.student: s for s in report.submissions}
+    return ours, theirs, work / "out"
+
+
+def test_otter_demo_needs_no_configuration():
+    assignment = load_assignment(OTTER.parent / "otter") if False else None  # noqa: F841
+    from labtools.grading import read_source
+
+    notebook = read_source(OTTER / "demo.ipynb")
+    assert notebook.format == "otter"
+    assert [q.name for q in notebook.questions] == ["q1", "q2", "q3", "q4", "q5"]
+
+
+@pytest.mark.parametrize("student", [p.stem for p in OTTER_SUBMISSIONS])
+def test_otter_demo_totals_equal_otters(otter_demo, student):
+    ours, theirs, _ = otter_demo
+    assert ours[student].total == pytest.approx(theirs[student]), \
+        [(g.name, g.points, g.failed_cases) for g in ours[student].items]
+
+
+def test_otter_manual_questions_go_to_review(otter_demo):
+    ours, _, out = otter_demo
+    manual = [g.name for g in ours["demo-passesAll"].items if g.manual]
+    assert manual == ["q4", "q5"]
+    review = (out / "review" / "demo-passesAll.md").read_text()
+    assert "## q4" in review and "## q5" in review

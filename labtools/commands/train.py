@@ -16,7 +16,9 @@ HELP = "train a segmentation network (U-Net and friends) -> checkpoints, history
 
 
 def add_arguments(parser) -> None:
-    from labtools.models import MODEL_NAMES
+    # The names only: importing labtools.models would load torch whenever any command's
+    # parser is built (the grader and its Gradescope bundle run without torch).
+    from labtools.model_names import MODEL_NAMES
 
     parser.add_argument("--data", required=True, metavar="SOURCE",
                         help="phantom | mni152 | decathlon:PATH | DIR (with images/ and labels/)")

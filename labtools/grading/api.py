@@ -50,7 +50,7 @@ class SubmissionGrade:
 
     @property
     def total(self) -> float:
-        return round(sum(g.points for g in self.items if not g.manual), 4)
+        return sum(g.points for g in self.items if not g.manual)
 
 
 @dataclass

@@ -73,7 +73,7 @@ def score_questions(notebook, result, several: bool = False,
         points = sum(r.points for r in results)
         if question.all_or_nothing and grade.passed < grade.total:
             points = 0.0
-        grade.points = round(min(points, question.max_points), 4)
+        grade.points = min(points, question.max_points)
         grade.failed_cases = [_failure(r, test) for r, test in zip(results, question.tests)
                               if not r.passed]
         if len(results) < len(question.tests):

@@ -195,7 +195,7 @@ def run_test(test, namespace: TesterNamespace, student: StudentProcess) -> TestR
         message = f"{test.failure_message} ({message})" if message else test.failure_message
     if passed and test.success_message:
         message = test.success_message
-    return TestResult(test.name, test.question, round(score, 4), maximum, passed, message,
+    return TestResult(test.name, test.question, score, maximum, passed, message,
                       test.hidden)
 
 
@@ -311,7 +311,7 @@ def check_function(function: FunctionCheck, namespace, student):
         grade.passed += passed
         if not passed:
             grade.failed_cases.append(message)
-    grade.points = round(function.points * grade.passed / max(1, grade.total), 4)
+    grade.points = function.points * grade.passed / max(1, grade.total)
     return grade
 
 

@@ -10,7 +10,8 @@ from labtools.models.tiny_unet import TinyUNet
 __all__ = ["make_model", "model_from_spec", "MODEL_NAMES", "DEFAULT_CHANNELS", "size_divisor", "unwrap",
            "count_parameters"]
 
-MODEL_NAMES = ("unet", "basic_unet", "attention_unet", "dynunet", "swinunetr", "tiny_unet")
+# In a module of its own so that the CLI lists the names without importing torch.
+from labtools.model_names import MODEL_NAMES  # noqa: E402
 DEFAULT_CHANNELS = {"unet": (16, 32, 64, 128), "basic_unet": (16, 16, 32, 64, 128),
                     "attention_unet": (16, 32, 64, 128), "dynunet": (16, 32, 64, 128),
                     "swinunetr": (24,), "tiny_unet": (16, 32, 64, 128)}

@@ -27,8 +27,8 @@ from labtools.errors import AssignmentError
 from labtools.grading.formats import otter_student as rules
 from labtools.grading.model import ManualAnswer, Question, Step, Test
 
-__all__ = ["read_test_case", "split_points", "make_question", "otter_test_file", "grading_steps",
-           "manual_answers", "otter_calls", "ok_format", "seed_code"]
+__all__ = ["read_test_case", "split_points", "otter_test_file", "grading_steps", "manual_answers",
+           "otter_calls", "seed_code"]
 
 _TEST_CONFIG = re.compile(r'(?:.\s*=\s*)?""?"?\s*#\s*BEGIN\s*TEST\s*CONFIG', re.IGNORECASE)
 _TEST_CONFIG_END = re.compile(r'""?"?\s*#\s*END\s*TEST\s*CONFIG', re.IGNORECASE)
@@ -39,7 +39,18 @@ def ok_format(config: dict) -> bool:
 
 
 def read_test_case(cell: dict, where: str, question: str) -> dict:
-    """otter's ``AssignmentTestsManager.read_test``."""
+    """A test cell read as otter's ``AssignmentTestsManager.read_test`` does.
+
+    Examples
+    --------
+    >>> quotes = '"' * 3  # a test config is a string: ''' would end this docstring
+    >>> source = f"{quotes} # BEGIN TEST CONFIG\\npoints: 2\\nhidden: true\\n{quotes} # END TEST CONFIG"
+    >>> cell = {"source": source + "\\nf(1)",
+    ...         "outputs": [{"output_type": "execute_result", "data": {"text/plain": ["3"]}}]}
+    >>> case = read_test_case(cell, "cell 9", "q1")
+    >>> case["source"], case["output"], case["points"], case["hidden"]
+    ('f(1)', '3', 2, True)
+    """
     lines = rules.lines_of(cell)
     try:
         ast.parse(rules.join(lines))
@@ -155,7 +166,16 @@ def _test(question: str, index: int, case: dict, points: float, config: dict) ->
 
 
 def otter_test_file(q: dict, config: dict, hidden: bool) -> dict | str:
-    """otter's ``AssignmentTestsManager.write_tests`` for question `q`."""
+    """What ``AssignmentTestsManager.write_tests`` writes for question `q` (a question
+    config with its ``cases`` from :func:`read_test_case`).
+
+    Examples
+    --------
+    >>> case = {"source": "f(1)", "output": "3", "points": None, "hidden": False,
+    ...         "success_message": None, "failure_message": None}
+    >>> otter_test_file({"name": "q1", "points": 2, "cases": [case]}, {}, hidden=True)["suites"]
+    [{'cases': [{'code': '>>> f(1)\\n3', 'hidden': False, 'locked': False}], 'scored': True, 'setup': '', 'teardown': '', 'type': 'doctest'}]
+    """
     total, cases = q.get("points"), q["cases"]
     if isinstance(total, dict):
         total = total.get("each", 1) * len(cases)
@@ -221,6 +241,17 @@ def grading_steps(notebook, cells: list[dict]) -> list[Step]:
     the last result of a question, and at the end runs the tests of every question
     not checked, in the order of their file names (``q1.py``, ``q10.py``, ``q2.py``).
     Cells that only call otter are left out; the stand-in step neutralises the rest.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from labtools.grading.model import Question, Test
+    >>> nb = SimpleNamespace(config={}, questions=[Question("q1", tests=[Test("q1 - 1", "x")])])
+    >>> cells = [{"cell_type": "code", "source": "x = 1"},
+    ...          {"cell_type": "code", "source": 'grader.check("q1")'},
+    ...          {"cell_type": "code", "source": "x = 2"}]
+    >>> [(s.kind, s.label) for s in grading_steps(nb, cells)][1:]
+    [('student', 'cell 1'), ('test', 'q1 - 1'), ('student', 'cell 3')]
     """
     tests = {q.name: q.tests for q in notebook.questions if q.tests}
     seeding, names = seed_code(notebook.config), {"grader"}
@@ -314,7 +345,15 @@ def _checked(stmt, names: set) -> str | None:
 
 
 def seed_code(config: dict) -> str | None:
-    """What otter runs before each code cell when grading with a seed (otter_config.json)."""
+    """What otter runs before each code cell when grading with a seed (otter_config.json).
+
+    Examples
+    --------
+    >>> seed_code({"seed": {"variable": "rng_seed", "autograder_value": 42}})
+    'rng_seed = 42'
+    >>> seed_code({}) is None
+    True
+    """
     seed, generate = config.get("seed") or {}, config.get("generate") or {}
     generate = generate if isinstance(generate, dict) else {}
     value, variable = generate.get("seed"), generate.get("seed_variable")
@@ -337,7 +376,16 @@ def manual_answers(notebook, cells: list[dict]) -> list[ManualAnswer]:
 
     The marked regions are matched to those questions in order; when a student removed
     or duplicated a mark, by the question's text instead (a question found nowhere
-    gets no cells).
+    gets no cells). `notebook` is an :class:`~labtools.grading.formats.otter.OtterNotebook`.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from labtools.grading.formats.otter import read_otter
+    >>> data = Path(__file__).parents[3] / "tests" / "data" / "otter"
+    >>> nb = read_otter(data / "example.ipynb")
+    >>> [(a.question, a.points) for a in manual_answers(nb, nb.student_document()["cells"])]
+    [('q2', 1.5), ('q4', 2.0), ('question6', 100.0), ('q7', 1.0)]
     """
     regions, current = [], None
     for cell in cells:

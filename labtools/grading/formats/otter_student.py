@@ -30,10 +30,8 @@ import yaml
 from labtools.errors import AssignmentError
 
 __all__ = [
-    "ANSWER_TAG", "SOLUTION_TAG", "INCLUDE_TAG", "lines_of", "join", "load_yaml", "unfence",
-    "replace_solutions", "remove_ignored_lines", "replace_plugins", "init_cells", "check_cell",
-    "check_all_cells", "export_settings", "export_cells", "response_cell", "strip_for_student",
-    "overwrite_seed", "doctest_body",
+    "unfence", "replace_solutions", "remove_ignored_lines", "replace_plugins", "init_cells",
+    "export_cells", "strip_for_student", "overwrite_seed", "doctest_body",
 ]
 
 ANSWER_TAG = "otter_answer_cell"
@@ -179,7 +177,13 @@ def remove_ignored_lines(lines: list[str], where: str) -> list[str]:
 
 def replace_plugins(lines: list[str], where: str) -> list[str]:
     """``# BEGIN PLUGIN`` ... ``# END PLUGIN`` YAML blocks -> ``grader.run_plugin(...)`` calls
-    (``# BEGIN PLUGIN EXPORT``: ``grader.add_plugin_files(...)``), as ``assign/plugins.py``."""
+    (``# BEGIN PLUGIN EXPORT``: ``grader.add_plugin_files(...)``), as ``assign/plugins.py``.
+
+    Examples
+    --------
+    >>> replace_plugins(["# BEGIN PLUGIN", "plugin: gs_plugin", "args: [df]", "# END PLUGIN"], "")
+    ['grader.run_plugin("gs_plugin", df)']
+    """
     result, block, export = [], None, False
     for number, line in enumerate(lines, start=1):
         stripped = line.rstrip()
@@ -192,7 +196,7 @@ def replace_plugins(lines: list[str], where: str) -> list[str]:
             except (yaml.YAMLError, KeyError, TypeError) as err:
                 raise AssignmentError(f"{where}: a plugin block needs YAML with a 'plugin' key "
                                       f"({err})") from None
-            args = ", ".join(config.get("args", []))
+            args = ", ".join(map(str, config.get("args", [])))  # code, e.g. a variable name
             kwargs = ", ".join(f"{k}={v}" for k, v in config.get("kwargs", {}).items())
             result.append("grader." + call + "".join(", " + a for a in (args, kwargs) if a) + ")")
             block = None
@@ -221,7 +225,15 @@ def _cell(kind: str, source: str, locked: bool = False, tags: list | None = None
 
 
 def init_cells(config: dict, notebook_name: str) -> list[dict]:
-    """``CellFactory.create_init_cells``: ``grader = otter.Notebook("name.ipynb")``."""
+    """``CellFactory.create_init_cells``: ``grader = otter.Notebook("name.ipynb")``.
+
+    Examples
+    --------
+    >>> print(init_cells({}, "hw.ipynb")[0]["source"])
+    # Initialize Otter
+    import otter
+    grader = otter.Notebook("hw.ipynb")
+    """
     runs_on = config.get("runs_on", "default")
     args = f'"{notebook_name}"' if runs_on == "default" else ""
     prefix = (config.get("tests") or {}).get("url_prefix")
@@ -254,7 +266,15 @@ def export_settings(config: dict) -> dict | None:
 
 
 def export_cells(config: dict) -> list[dict]:
-    """``CellFactory.create_export_cells``: instructions, ``grader.export(...)``, a blank cell."""
+    """``CellFactory.create_export_cells``: instructions, ``grader.export(...)``, a blank cell.
+
+    Examples
+    --------
+    >>> export_cells({"export_cell": {"pdf": False, "force_save": True}})[1]["source"]
+    'grader.export(pdf=False, force_save=True, run_tests=True)'
+    >>> export_cells({"export_cell": False})
+    []
+    """
     settings = export_settings(config)
     if settings is None:
         return []
@@ -318,7 +338,15 @@ def strip_for_student(cells: list[dict], config: dict) -> list[dict]:
 
 
 def overwrite_seed(cells: list[dict], variable: str, value) -> None:
-    """``solutions.overwrite_seed_vars``: every ``variable = ...`` line gets the student seed."""
+    """``solutions.overwrite_seed_vars``: every ``variable = ...`` line gets the student seed.
+
+    Examples
+    --------
+    >>> cells = [{"source": "rng_seed = 42\\nrng = make(rng_seed)"}]
+    >>> overwrite_seed(cells, "rng_seed", 7)
+    >>> cells[0]["source"]
+    'rng_seed = 7\\nrng = make(rng_seed)'
+    """
     for cell in cells:
         lines = lines_of(cell)
         for index, line in enumerate(lines):
