@@ -153,3 +153,18 @@ def test_student_process_blocks_the_network_and_reports_it_as_an_exception():
                            limits=Limits(wall_seconds=10)))
     assert result.tests[0].passed, result.tests[0].message
     assert any("network" in layer for layer in result.layers)
+
+
+def test_feedback_says_numbers_and_counts_as_people_do():
+    assert compare(1, 2) == (False, "expected 1, got 2")  # an integer stays an integer
+    assert compare([1], [1, 2]) == (False, "expected 1 value ([1]), got [1, 2]")
+    assert compare([1, 2], 3)[1].startswith("expected 2 values")
+    from labtools.grading.report import feedback_text
+    from labtools.grading.scoring import FunctionGrade
+    from types import SimpleNamespace
+
+    one = FunctionGrade("q", 1.0, 1.0, passed=1, total=1)
+    manual = FunctionGrade("essay", 0.0, 1.0, manual=True)
+    text = feedback_text(SimpleNamespace(title="T", max_points=2.0),
+                         SimpleNamespace(student="ada", items=[one, manual], total=1.0, cells=[]))
+    assert "1 of 1 test passed." in text and "graded by hand, 1 point\n" in text

@@ -23,20 +23,24 @@ Examples
 
 import importlib
 
+# A function named like its module: bound now, or `from labtools.grading import compare`
+# would return the module once anything imported labtools.grading.compare.
+from labtools.grading.compare import compare
+
 # Where each public name lives. Loaded on first use (PEP 562): the tester process starts
 # with `python -m labtools.grading.tester` once per submission and needs little of this.
 _NAMES = {
     "assign": "api", "grade": "api", "grade_submission": "api", "prepare": "api",
     "GradeReport": "api", "SubmissionGrade": "api",
     "Assignment": "assignment", "load_assignment": "assignment", "read_source": "assignment",
-    "Case": "cases", "generate_cases": "cases", "compare": "compare",
+    "Case": "cases", "generate_cases": "cases",
     "ManualAnswer": "model", "Question": "model", "SourceNotebook": "model", "Step": "model",
     "Test": "model", "read_cells": "notebook", "student_cells": "notebook",
     "FunctionGrade": "scoring", "GradedFunction": "spec", "Limits": "spec", "Spec": "spec",
     "load_spec": "spec", "find_submissions": "submissions",
 }
 
-__all__ = sorted(_NAMES)
+__all__ = sorted([*_NAMES, "compare"])
 
 
 def __getattr__(name: str):

@@ -89,8 +89,9 @@ def read_source(path) -> SourceNotebook:
     --------
     >>> import json, tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "hw.ipynb"
-    >>> cell = {"cell_type": "raw", "metadata": {}, "source": "# BEGIN QUESTION\\nname: q1"}
-    >>> _ = path.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+    >>> cells = [{"cell_type": "raw", "metadata": {}, "source": text}
+    ...          for text in ("# BEGIN QUESTION\\nname: q1\\nmanual: true", "# END QUESTION")]
+    >>> _ = path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4,
     ...                                 "nbformat_minor": 5}))
     >>> read_source(path).format
     'otter'

@@ -72,10 +72,11 @@ def _compare_number(expected, got, rtol, atol) -> tuple[bool, str]:
         return False, f"expected {describe(expected)}, got the bool {got} (return a number)"
     if not _is_number(got):
         return False, f"expected the number {describe(expected)}, got {describe(got)}"
-    value = float(np.asarray(got).item())
-    if _close(float(expected), value, rtol, atol):
+    value = np.asarray(got).item()
+    if _close(float(expected), float(value), rtol, atol):
         return True, ""
-    return False, f"expected {describe(float(expected))}, got {describe(value)}"
+    # Numbers as the student and the reference wrote them: an integer stays an integer.
+    return False, f"expected {describe(expected)}, got {describe(value)}"
 
 
 def _close(expected: float, got: float, rtol: float, atol: float) -> bool:
@@ -108,7 +109,8 @@ def _compare_array(expected: np.ndarray, got, rtol, atol) -> tuple[bool, str]:
 
 def _compare_sequence(expected, got, rtol, atol) -> tuple[bool, str]:
     if not isinstance(got, (list, tuple)) or len(got) != len(expected):
-        return False, f"expected {len(expected)} values, got {describe(got)}"
+        count = f"{len(expected)} value{'' if len(expected) == 1 else 's'}"
+        return False, f"expected {count} ({describe(expected)}), got {describe(got)}"
     for index, (e, g) in enumerate(zip(expected, got)):
         ok, message = compare(e, g, rtol=rtol, atol=atol)
         if not ok:
