@@ -22,6 +22,24 @@ from labtools.grading import grade, load_assignment
 
 DATA = Path(__file__).parent / "data"
 STUDENTS = ["bitdiddle", "hacker"]
+# A third student, made here from hacker's submission: `squares` returns a list whose __eq__
+# always says yes. nbgrader runs its tests in the student's kernel, so the cheat works there.
+CHEAT = ("class _Yes(list):\n    def __eq__(self, other):\n        return True\n\n"
+         "def squares(n):\n    if n < 1:\n        raise ValueError('n must be >= 1')\n"
+         "    return _Yes()\n")
+
+
+def _submitted(target: Path) -> Path:
+    """nbgrader's submitted/ folder with bitdiddle, hacker and the cheater."""
+    shutil.copytree(DATA / "nbgrader" / "submitted", target)
+    shutil.copytree(target / "hacker", target / "cheater")
+    path = target / "cheater" / "ps1" / "problem1.ipynb"
+    document = json.loads(path.read_text())
+    for cell in document["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "squares":
+            cell["source"] = CHEAT
+    path.write_text(json.dumps(document))
+    return target
 
 
 def _alembic_head() -> str:
@@ -43,7 +61,7 @@ def nbgrader_scores(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("nbgrader-course")
     shutil.copytree(DATA / "nbgrader" / "source", root / "source")
-    shutil.copytree(DATA / "nbgrader" / "submitted", root / "submitted")
+    _submitted(root / "submitted")
     config = Config()
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.course_id = "labtools-test"
@@ -55,11 +73,11 @@ def nbgrader_scores(tmp_path_factory):
         api = NbGraderAPI(config=config)
         api.log.setLevel("ERROR")
         assert api.generate_assignment("ps1", force=True)["success"]
-        for student in STUDENTS:
+        for student in [*STUDENTS, "cheater"]:
             result = api.autograde("ps1", student, force=True, create=True)
             assert result["success"], result.get("log")
         with Gradebook(api.coursedir.db_url) as gradebook:
-            for student in STUDENTS:
+            for student in [*STUDENTS, "cheater"]:
                 scores[student] = {}
                 for notebook in ("problem1", "problem2"):
                     for cell in gradebook.find_notebook(notebook, "ps1").grade_cells:
@@ -72,8 +90,7 @@ def nbgrader_scores(tmp_path_factory):
 @pytest.fixture(scope="module")
 def labtools_nbgrader(tmp_path_factory):
     root = tmp_path_factory.mktemp("labtools-ps1")
-    subs = root / "subs"
-    shutil.copytree(DATA / "nbgrader" / "submitted", subs)
+    subs = _submitted(root / "subs")
     report = grade(DATA / "nbgrader" / "source" / "ps1", subs, root / "out")
     return {s.student: s for s in report.submissions}, root / "out"
 
@@ -90,6 +107,18 @@ def test_nbgrader_ps1_scores_equal_nbgrader_autograde(nbgrader_scores, labtools_
             for item in labtools_nbgrader[0][student].items if not item.manual}
     assert ours == nbgrader_scores[student]
     assert labtools_nbgrader[0][student].total == pytest.approx(sum(nbgrader_scores[student].values()))
+
+
+def test_a_cheat_that_fools_nbgrader_scores_nothing_here(nbgrader_scores, labtools_nbgrader):
+    ours = {tuple(item.name.split(":")): item.points
+            for item in labtools_nbgrader[0]["cheater"].items if not item.manual}
+    theirs = nbgrader_scores["cheater"]
+    # nbgrader gives the rigged list the point of correct_squares; labtools compares plain
+    # data in its tester, where the list's __eq__ does not exist. Everything else is equal.
+    assert theirs[("problem1", "correct_squares")] == 1
+    assert ours[("problem1", "correct_squares")] == 0
+    assert {k: v for k, v in ours.items() if k[1] != "correct_squares"} == \
+        {k: v for k, v in theirs.items() if k[1] != "correct_squares"}
 
 
 def test_nbgrader_manual_answers_go_to_review_files(labtools_nbgrader):

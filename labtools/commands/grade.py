@@ -54,5 +54,5 @@ def run(args) -> int:
           f"{report.seconds:.1f} s: mean {sum(totals) / len(totals):.2f} of {maximum:g} points; "
           f"results in {args.out} (grades.csv, feedback/, results/)")
     if report.layers:
-        print(f"sandbox: {', '.join(report.layers)}")
+        print(f"sandbox: {'; '.join(report.layers)}")
     return 0
