@@ -44,6 +44,11 @@ def describe(value) -> str:
 def compare(expected, got, *, rtol: float = 1e-6, atol: float = 1e-9) -> tuple[bool, str]:
     """Whether `got` matches `expected`, and why not.
 
+    Numbers and arrays match within the tolerances (NaN equals NaN); lists and
+    tuples item by item (either kind for either); dicts need the same keys and
+    matching values; anything else (strings, None, sets) must be equal and of
+    the same kind (1 is not "1").
+
     Examples
     --------
     >>> compare(float("nan"), 0.0)
@@ -52,13 +57,41 @@ def compare(expected, got, *, rtol: float = 1e-6, atol: float = 1e-9) -> tuple[b
     (True, '')
     >>> compare(np.ones((2, 2)), np.ones((2, 3)))
     (False, 'expected an array of shape (2, 2), got shape (2, 3)')
+    >>> compare({"a": [1, 2.0], "b": "x"}, {"a": (1, 2.0000000001), "b": "x"})
+    (True, '')
+    >>> compare({"a": 1, "b": 2}, {"a": 1})
+    (False, "missing key 'b'")
     """
     if isinstance(expected, (tuple, list)):
         return _compare_sequence(expected, got, rtol, atol)
-    expected_array = np.asarray(expected)
-    if expected_array.ndim == 0 and _is_number(expected):
-        return _compare_number(expected_array.item(), got, rtol, atol)
-    return _compare_array(expected_array, got, rtol, atol)
+    if isinstance(expected, dict):
+        return _compare_dict(expected, got, rtol, atol)
+    if isinstance(expected, np.ndarray) or _is_number(expected):
+        expected_array = np.asarray(expected)
+        if expected_array.ndim == 0 and _is_number(expected):
+            return _compare_number(expected_array.item(), got, rtol, atol)
+        return _compare_array(expected_array, got, rtol, atol)
+    try:  # an odd __eq__ in the data is "not equal", never a crash
+        same = isinstance(got, type(expected)) and bool(got == expected)
+    except Exception:
+        same = False
+    return (True, "") if same else (False, f"expected {describe(expected)}, got {describe(got)}")
+
+
+def _compare_dict(expected: dict, got, rtol, atol) -> tuple[bool, str]:
+    if not isinstance(got, dict):
+        return False, f"expected a dict, got {describe(got)}"
+    missing = [k for k in expected if k not in got]
+    if missing:
+        return False, f"missing key {describe(missing[0])}"
+    extra = [k for k in got if k not in expected]
+    if extra:
+        return False, f"unexpected key {describe(extra[0])}"
+    for key, value in expected.items():
+        ok, message = compare(value, got[key], rtol=rtol, atol=atol)
+        if not ok:
+            return False, f"key {describe(key)}: {message}"
+    return True, ""
 
 
 def _is_number(value) -> bool:

@@ -42,7 +42,8 @@ from labtools.errors import AssignmentError
 from labtools.grading.cases import Case
 from labtools.grading.spec import _folder_module
 from labtools.grading.student_error import exception_matches, exception_text
-from labtools.grading.table import call_text, compare_any, parse_row, short_repr
+from labtools.grading.compare import compare
+from labtools.grading.table import call_text, parse_row, short_repr
 
 __all__ = ["PropertyResult", "check_property", "load_instructor_object", "generator_cases"]
 
@@ -79,7 +80,7 @@ class _OutOfTime(BaseException):
 
 
 def check_property(call, reference, strategy, *, examples: int = 100, seed: int = 0,
-                   compare=compare_any, deadline=None, seconds: float | None = 30.0,
+                   compare=compare, deadline=None, seconds: float | None = 30.0,
                    raises=None, name: str | None = None) -> PropertyResult:
     """Check that `call` agrees with `reference` on inputs drawn from `strategy`.
 
@@ -102,7 +103,7 @@ def check_property(call, reference, strategy, *, examples: int = 100, seed: int 
         The same seed tries the same inputs and gives the same result.
     compare : callable
         ``compare(expected, got) -> (ok, message)``; by default
-        :func:`~labtools.grading.table.compare_any`, which is
+        :func:`~labtools.grading.compare.compare`, which is
         :func:`labtools.grading.compare.compare` for numbers and arrays and also
         compares strings, dicts, None and nested lists. Pass
         ``functools.partial(compare, rtol=..., atol=...)`` for other tolerances.

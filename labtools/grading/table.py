@@ -23,8 +23,8 @@ row) and ``label`` (words for the feedback instead of the call itself).
 
 Feedback names a case by its call, written short (:func:`call_text`):
 ``squares(0)``, ``dice(array of shape (16, 16), bool, ...)``.
-:func:`compare_any` compares an expected value of any of these kinds with
-the student's answer.
+:func:`labtools.grading.compare.compare` compares an expected value of any of
+these kinds with the student's answer.
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ import numpy as np
 
 from labtools.errors import AssignmentError
 from labtools.grading.cases import NO_EXPECT, Case
-from labtools.grading.compare import compare
 
-__all__ = ["table_cases", "needs_reference", "call_text", "short_repr", "compare_any"]
+__all__ = ["table_cases", "needs_reference", "call_text", "short_repr"]
 
 ROW_KEYS = ("args", "kwargs", "expect", "raises", "hint", "label")
 # A type name as Python prints it: "ValueError", "numpy.linalg.LinAlgError".
@@ -240,63 +239,3 @@ def _short_collection(value, width: int) -> str:
 
 
 # --- comparison of any value ----------------------------------------------------------------
-
-def compare_any(expected, got, *, rtol: float = 1e-6, atol: float = 1e-9) -> tuple[bool, str]:
-    """Like :func:`labtools.grading.compare.compare`, for any value a case table can hold.
-
-    Numbers and arrays go to :func:`~labtools.grading.compare.compare` (tolerances,
-    NaN, shapes); strings, None and other plain values must be equal; lists and
-    tuples match item by item (either kind for either); dicts need the same keys
-    and matching values. Messages say where the first difference is.
-
-    Examples
-    --------
-    >>> compare_any({"a": [1, 2.0], "b": "x"}, {"a": (1, 2.0000000001), "b": "x"})
-    (True, '')
-    >>> compare_any({"a": 1, "b": 2}, {"a": 1})
-    (False, "missing key 'b'")
-    >>> compare_any(["x", None], ["x", 0])
-    (False, 'item 1: expected None, got 0')
-    >>> compare_any("abc", "abd")
-    (False, "expected 'abc', got 'abd'")
-    """
-    if isinstance(expected, (list, tuple)):
-        if not isinstance(got, (list, tuple)) or len(got) != len(expected):
-            return False, f"expected {len(expected)} values, got {short_repr(got)}"
-        for index, (e, g) in enumerate(zip(expected, got)):
-            ok, message = compare_any(e, g, rtol=rtol, atol=atol)
-            if not ok:
-                return False, f"item {index}: {message}"
-        return True, ""
-    if isinstance(expected, dict):
-        return _compare_dict(expected, got, rtol, atol)
-    if isinstance(expected, np.ndarray) or _is_number(expected):
-        return compare(expected, got, rtol=rtol, atol=atol)
-    # Strings, None, sets, dates: plain equality, but of the same kind (1 is not "1").
-    try:
-        same = isinstance(got, type(expected)) and bool(got == expected)
-    except Exception:  # an odd __eq__ in student data: not equal, not a crash
-        same = False
-    if same:
-        return True, ""
-    return False, f"expected {short_repr(expected)}, got {short_repr(got)}"
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.number, np.bool_)) and not isinstance(value, complex)
-
-
-def _compare_dict(expected: dict, got, rtol, atol) -> tuple[bool, str]:
-    if not isinstance(got, dict):
-        return False, f"expected a dict, got {short_repr(got)}"
-    missing = [k for k in expected if k not in got]
-    if missing:
-        return False, f"missing key {short_repr(missing[0])}"
-    extra = [k for k in got if k not in expected]
-    if extra:
-        return False, f"unexpected key {short_repr(extra[0])}"
-    for key, value in expected.items():
-        ok, message = compare_any(value, got[key], rtol=rtol, atol=atol)
-        if not ok:
-            return False, f"key {short_repr(key)}: {message}"
-    return True, ""

@@ -317,7 +317,6 @@ def check_function(function: FunctionCheck, namespace, student):
 
 def _check_case(stub, case, expected, function) -> tuple[bool, str]:
     from labtools.grading.student_error import exception_matches
-    from labtools.grading.table import compare_any
 
     try:
         got = stub(*case.args, **case.kwargs)
@@ -333,7 +332,7 @@ def _check_case(stub, case, expected, function) -> tuple[bool, str]:
         return False, f"expected {describe(expected)}, but it raised {_describe_failure(error)}"
     if isinstance(expected, ExpectedRaise):
         return False, f"expected it to raise {expected.type_name}, but it returned {describe(got)}"
-    return compare_any(expected, got, rtol=function.rtol, atol=function.atol)
+    return compare(expected, got, rtol=function.rtol, atol=function.atol)
 
 
 def _check_property(stub, function) -> tuple[bool, str]:
