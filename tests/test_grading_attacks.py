@@ -96,6 +96,11 @@ def attacks(folder: Path) -> dict[str, dict]:
         "patches_numpy": {"add": "import numpy as np\nnp.isclose = lambda *a, **k: True\n"
                                  "np.allclose = lambda *a, **k: True\n"
                                  "def add(a, b):\n    return 0"},
+        # labtools 0.1's corpus: an endless loop, sys.exit, os._exit, borrowing labtools.
+        "hang": {"total": "def total(values):\n    while True:\n        pass"},
+        "exits": {"add": "import sys\ndef add(a, b):\n    sys.exit(0)"},
+        "killer": {"squares": "import os\ndef squares(n):\n    os._exit(1)"},
+        "borrower": {"total": "from labtools.grading.reference import total"},
     }
 
 
@@ -103,6 +108,7 @@ EXPECTED = {  # student: (add, squares, total) points; each function is worth 2
     "honest": (2, 2, 2), "gc_guard": (0, 2, 2), "proc_paths": (0, 2, 2), "symlink": (0, 2, 2),
     "rebinding": (2, 2, 2), "rigged_eq": (2, 0, 2), "fork_loop": (2, 2, 0),
     "memory_bomb": (2, 2, 0), "writes_tmp": (2, 2, 0), "patches_numpy": (0, 2, 2),
+    "hang": (2, 2, 0), "exits": (0, 2, 2), "killer": (2, 0, 2), "borrower": (2, 2, 0),
 }
 
 
@@ -203,6 +209,10 @@ def test_attacks_graded_as_root(corpus, tmp_path):
     assert "memory" in _feedback(tmp_path / "out", "memory_bomb").lower()
     fork = _feedback(tmp_path / "out", "fork_loop")
     assert "time limit" in fork or "killed" in fork or "Error" in fork
+    assert "time limit" in _feedback(tmp_path / "out", "hang")
+    assert "sys.exit()" in _feedback(tmp_path / "out", "exits")
+    assert "exit status 1" in _feedback(tmp_path / "out", "killer")
+    assert "not available while grading" in _feedback(tmp_path / "out", "borrower")
 
 
 def test_attacks_graded_as_nobody(corpus):

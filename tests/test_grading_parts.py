@@ -168,3 +168,21 @@ def test_feedback_says_numbers_and_counts_as_people_do():
     text = feedback_text(SimpleNamespace(title="T", max_points=2.0),
                          SimpleNamespace(student="ada", items=[one, manual], total=1.0, cells=[]))
     assert "1 of 1 test passed." in text and "graded by hand, 1 point\n" in text
+
+
+def test_without_bubblewrap_grading_refuses_up_front_unless_unsafe(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LABTOOLS_BWRAP", "/bin/false")  # the only bwrap candidate, and it fails
+    from labtools.grading import walls
+
+    monkeypatch.setattr(walls, "_PROBES", {})
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "ada.py").write_text("def dice_score(pred, ref):\n    return 1.0\n")
+    folder = ASSIGNMENTS / "metrics-basics"
+    args = ["grade", str(folder), str(subs), "--out", str(tmp_path / "out"), "--quiet"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bubblewrap" in err and "--unsafe" in err
+    assert not (tmp_path / "out").exists()  # refused before anything ran
+    assert cli.main([*args, "--unsafe"]) == 0
+    assert "NO WALLS (--unsafe)" in capsys.readouterr().out
