@@ -96,6 +96,9 @@ def attacks(folder: Path) -> dict[str, dict]:
         "patches_numpy": {"add": "import numpy as np\nnp.isclose = lambda *a, **k: True\n"
                                  "np.allclose = lambda *a, **k: True\n"
                                  "def add(a, b):\n    return 0"},
+        # A student's isinstance that says yes: the test's isinstance stays Python's.
+        "shadows_builtin": {"add": "def isinstance(*args):\n    return True\n\n"
+                                   "def add(a, b):\n    return float(a + b)"},
         # labtools 0.1's corpus: an endless loop, sys.exit, os._exit, borrowing labtools.
         "hang": {"total": "def total(values):\n    while True:\n        pass"},
         "exits": {"add": "import sys\ndef add(a, b):\n    sys.exit(0)"},
@@ -108,7 +111,7 @@ EXPECTED = {  # student: (add, squares, total) points; each function is worth 2
     "honest": (2, 2, 2), "gc_guard": (0, 2, 2), "proc_paths": (0, 2, 2), "symlink": (0, 2, 2),
     "rebinding": (2, 2, 2), "rigged_eq": (2, 0, 2), "fork_loop": (2, 2, 0),
     "memory_bomb": (2, 2, 0), "writes_tmp": (2, 2, 0), "patches_numpy": (0, 2, 2),
-    "hang": (2, 2, 0), "exits": (0, 2, 2), "killer": (2, 0, 2), "borrower": (2, 2, 0),
+    "shadows_builtin": (0, 2, 2), "hang": (2, 2, 0), "exits": (0, 2, 2), "killer": (2, 0, 2), "borrower": (2, 2, 0),
 }
 
 
@@ -123,7 +126,8 @@ def _cell(source: str, **nbgrader) -> dict:
 def _write_assignment(folder: Path) -> None:
     folder.mkdir()
     cells = []
-    for name, tests in (("add", "import numpy as np\nassert np.isclose(add(1, 2), 3)"),
+    for name, tests in (("add", "import numpy as np\nassert np.isclose(add(1, 2), 3)\n"
+                                "assert isinstance(add(1, 2), int)"),
                         ("squares", "assert squares(3) == [1, 4, 9]")):
         cells.append(_cell(CORRECT[name].replace("\n", "\n    ### BEGIN SOLUTION\n", 1)
                            + "\n    ### END SOLUTION", solution=True, grade=False, grade_id=name))

@@ -25,7 +25,7 @@ import importlib
 
 # A function named like its module: bound now, or `from labtools.grading import compare`
 # would return the module once anything imported labtools.grading.compare.
-from labtools.grading.compare import compare
+from labtools.grading.compare import compare  # noqa: F401  (in __all__)
 
 # Where each public name lives. Loaded on first use (PEP 562): the tester process starts
 # with `python -m labtools.grading.tester` once per submission and needs little of this.

@@ -27,8 +27,9 @@ from labtools.grading.report import write_reports
 from labtools.grading.scoring import FunctionGrade, score_questions
 from labtools.grading.spec import SPEC_NAME, resolve_reference
 from labtools.grading.submissions import find_submissions, read_submission, skipped_files
-from labtools.grading.tester import CellProblem, ExpectedRaise, FunctionCheck, Plan, PlanResult
-from labtools.grading.walls import choose_walls
+from labtools.grading.tester import (CellProblem, ExpectedRaise, FunctionCheck, Plan, PlanResult,
+                                     fail_everything)
+from labtools.grading.walls import check_hidden, choose_walls
 
 __all__ = ["SubmissionGrade", "GradeReport", "Prepared", "prepare", "assign", "grade",
            "grade_submission", "find_submissions"]
@@ -154,6 +155,24 @@ def _imports(sources) -> set[str]:
     return names
 
 
+def _bound_names(sources) -> set[str]:
+    """Names the instructor's code binds at top level (functions, classes, assignments)."""
+    names: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                                       for line in source.splitlines()))
+        except (SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
 def _code_sources(document: dict) -> list[str]:
     sources = []
     for cell in document.get("cells", []):
@@ -177,9 +196,10 @@ def make_plan(assignment: Assignment, notebook, document: dict, prepared: Prepar
     forbidden = tuple(assignment.forbidden_modules)
     modules = {m for m in _imports(student_code)
                if not any(m == f or m.startswith(f + ".") for f in forbidden)}
-    instructor = _imports(_code_sources(notebook.document))
+    instructor = _code_sources(notebook.document)
     return Plan(steps, functions, walls, assignment.limits, tuple(sorted(modules)), forbidden,
-                frozenset(m.split(".")[0] for m in instructor))
+                frozenset(m.split(".")[0] for m in _imports(instructor)),
+                frozenset(_bound_names(instructor)) | {f.name for f in assignment.functions})
 
 
 def _property(assignment: Assignment, function, position: int) -> dict | None:
@@ -220,9 +240,7 @@ def run_tester(plan: Plan) -> PlanResult:
     except subprocess.TimeoutExpired:
         problem = f"grading took longer than {budget:g} s"
     result = PlanResult(cells=[CellProblem("grader", problem)])
-    from labtools.grading.tester import _fail_everything
-
-    _fail_everything(plan, result, f"not graded: {problem}")
+    fail_everything(plan, result, f"not graded: {problem}")
     return result
 
 
@@ -241,9 +259,7 @@ def grade_submission(assignment: Assignment, prepared: Prepared | None, student:
             plan = make_plan(assignment, notebook, notebook.student_document(), prepared, walls,
                              with_functions)
             result = PlanResult()
-            from labtools.grading.tester import _fail_everything
-
-            _fail_everything(plan, result, document)
+            fail_everything(plan, result, document)
             cells.append(CellProblem(name, document))
         else:
             plan = make_plan(assignment, notebook, document, prepared, walls, with_functions)
@@ -304,7 +320,7 @@ def grade(folder, submissions, out, *, workers: int | None = None, progress=None
     assignment = load_assignment(folder)
     paths = find_submissions(submissions)
     walls = choose_walls(unsafe=unsafe)
-    _check_secrets_hidden(walls, assignment)
+    check_hidden(walls, [assignment.folder])  # the folder must not lie inside what walls show
     prepared = prepare(assignment) if assignment.functions else None
     layers: list = []
 
@@ -321,12 +337,6 @@ def grade(folder, submissions, out, *, workers: int | None = None, progress=None
     warnings = list(getattr(walls, "warnings", [])) + skipped_files(Path(submissions), paths)
     return GradeReport(assignment, results, files, time.perf_counter() - start,
                        layers or list(walls.layers), warnings)
-
-
-def _check_secrets_hidden(walls, assignment: Assignment) -> None:
-    from labtools.grading.walls import check_hidden
-
-    check_hidden(walls, [assignment.folder])
 
 
 def assign(folder, out, *, check_solution: bool = True, unsafe: bool = False) -> list[Path]:

@@ -36,11 +36,6 @@ from labtools.grading.spec import SPEC_NAME, ALWAYS_FORBIDDEN, Limits, Spec, loa
 
 __all__ = ["Assignment", "load_assignment", "read_source"]
 
-# Folders an instructor keeps next to the sources that are not part of the assignment.
-_SKIPPED = {".ipynb_checkpoints", "__pycache__", "submitted", "submissions", "autograded",
-            "feedback", "release", "grades", "student", "autograder"}
-
-
 @dataclass
 class Assignment:
     """An assignment folder, read: its source notebooks and its optional toml spec."""

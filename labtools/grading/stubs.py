@@ -182,23 +182,29 @@ class TesterNamespace(dict):
 
     Reads of a name the tester does not hold go to the student process (top-level
     code and functions defined in tests alike: CPython looks globals up through
-    ``__getitem__`` when they are not an exact dict). Writes and deletes of a
-    name the student has go to the student's namespace.
+    ``__getitem__`` when they are not an exact dict), except built-in names, which
+    stay Python's unless listed in `shadowable`. Writes and deletes of a name the
+    student has go to the student's namespace.
     """
 
-    def __init__(self, student, modules=frozenset(), own=None):
+    def __init__(self, student, modules=frozenset(), own=None, shadowable=frozenset()):
         super().__init__(own or {})
         self.setdefault("__builtins__", builtins)
         self.setdefault("__name__", "__main__")
         self._student, self._modules = student, frozenset(modules)
         self._student_names: set[str] = set()
+        # A student's `def isinstance(*a): return True` must not answer the instructor's
+        # `isinstance(x, int)`: built-in names stay built-in in tests, unless the
+        # instructor's own notebook binds them (an exercise that asks for `sum`).
+        self._builtins = frozenset(n for n in dir(builtins) if not n.startswith("_")) \
+            - frozenset(shadowable)
 
     def __getitem__(self, name):
         try:
             return dict.__getitem__(self, name)
         except KeyError:
             pass
-        if not isinstance(name, str) or name.startswith("__"):
+        if not isinstance(name, str) or name.startswith("__") or name in self._builtins:
             raise KeyError(name)
         try:
             value = self._student.get(name)
@@ -217,7 +223,8 @@ class TesterNamespace(dict):
         return dict.__contains__(self, name) or self.get(name, _MISSING) is not _MISSING
 
     def _student_has(self, name) -> bool:
-        if dict.__contains__(self, name) or not isinstance(name, str) or name.startswith("__"):
+        if dict.__contains__(self, name) or not isinstance(name, str) or name.startswith("__") \
+                or name in self._builtins:
             return False
         if name in self._student_names:
             return True

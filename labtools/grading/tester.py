@@ -27,10 +27,11 @@ import sys
 from dataclasses import dataclass, field
 
 from labtools.grading.compare import compare, describe
-from labtools.grading.student import Limits, RemoteRaised, SandboxFailure, StudentProcess
-from labtools.grading.stubs import TesterNamespace, exception_from
+from labtools.grading.student import Limits, SandboxFailure, StudentProcess
+from labtools.grading.stubs import TesterNamespace
 
-__all__ = ["Plan", "TestResult", "FunctionCheck", "CellProblem", "PlanResult", "run_plan"]
+__all__ = ["Plan", "TestResult", "FunctionCheck", "ExpectedRaise", "CellProblem", "PlanResult",
+           "run_plan", "fail_everything"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Plan:
     modules: tuple = ()        # imported in the student process before its code runs
     forbidden: tuple = ("labtools",)
     tester_modules: frozenset = frozenset()  # module names the instructor's notebook imports
+    shadowable: frozenset = frozenset()  # built-in names the instructor's notebook binds itself
 
 
 @dataclass
@@ -116,9 +118,9 @@ def run_plan(plan: Plan) -> PlanResult:
         student.start()
     except SandboxFailure as failure:
         result.cells.append(CellProblem("start", failure.reason))
-        _fail_everything(plan, result, f"not graded: {failure.reason}")
+        fail_everything(plan, result, f"not graded: {failure.reason}")
         return result
-    namespace = TesterNamespace(student, plan.tester_modules)
+    namespace = TesterNamespace(student, plan.tester_modules, shadowable=plan.shadowable)
     try:
         for step in plan.steps:
             if step.kind == "student":
@@ -132,7 +134,8 @@ def run_plan(plan: Plan) -> PlanResult:
     return result
 
 
-def _fail_everything(plan: Plan, result: PlanResult, message: str) -> None:
+def fail_everything(plan: Plan, result: PlanResult, message: str) -> None:
+    """Record every test and function of `plan` as failed with `message` (nothing ran)."""
     from labtools.grading.scoring import FunctionGrade
 
     for step in plan.steps:
