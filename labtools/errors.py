@@ -85,3 +85,11 @@ class SandboxUnavailableError(LabtoolsError, RuntimeError):
     The message says what is missing and how to fix it; ``--unsafe`` grades
     without the walls.
     """
+
+
+class UnsafeCheckpointError(LabtoolsError, ValueError):
+    """A checkpoint file holds objects whose loading could run code: it is refused unread.
+
+    Checkpoints are pickles; labtools reads them with ``torch.load(weights_only=True)``,
+    which builds tensors, numbers, strings and containers only.
+    """
