@@ -250,3 +250,28 @@ def test_run_autograder_passes_unsafe_only_when_asked(bundle, tmp_path):
         assert line.split()[1:3] == ["grade", str(root / "source" / "assignment")]
         assert "--quiet" in line and ("--unsafe" in line) is expected
         assert _results(root)["score"] == 0
+
+
+def test_nbgraders_two_notebook_ps1_on_gradescope(tmp_path):
+    """nbgrader's own ps1 (two notebooks, no configuration): a student uploads both; the score
+    is nbgrader's for that student (tests/test_grading_peers.py checks it against nbgrader)."""
+    from labtools.grading import grade
+
+    data = Path(__file__).parent / "data" / "nbgrader"
+    bundle = build_autograder(data / "source" / "ps1", tmp_path / "ps1.zip")
+    root = tmp_path / "autograder"
+    _unpack(bundle, root)
+    for name in ("problem1.ipynb", "problem2.ipynb"):
+        shutil.copy(data / "submitted" / "hacker" / "ps1" / name, root / "submission" / name)
+    result = _run_autograder(root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = _results(root)
+    local = grade(data / "source" / "ps1", data / "submitted", tmp_path / "local")
+    expected = next(s.total for s in local.submissions if s.student == "hacker")
+    assert results["score"] == pytest.approx(expected) and expected > 0
+    assert results["output"].startswith("ps1:")  # the assignment's own name, not "assignment"
+    # problem2 left out: its questions score 0 with the reason, problem1 still counts
+    (root / "submission" / "problem2.ipynb").unlink()
+    result = _run_autograder(root)
+    assert _results(root)["score"] == pytest.approx(expected)  # problem2 is graded by hand anyway
+    assert result.returncode == 0

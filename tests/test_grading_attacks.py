@@ -198,7 +198,8 @@ def _check(out: Path, folder: Path) -> None:
 
 
 def _feedback(out: Path, student: str) -> str:
-    return (out / "feedback" / f"{student}.md").read_text()
+    """One student's feedback, lower-cased: tests look for words, not capitals."""
+    return (out / "feedback" / f"{student}.md").read_text().lower()
 
 
 def test_attacks_graded_as_root(corpus, tmp_path):
@@ -208,11 +209,10 @@ def test_attacks_graded_as_root(corpus, tmp_path):
     if os.geteuid() == 0:
         assert any("65534" in layer for layer in report.layers)
     # Reasons a student can act on.
-    assert "raised RuntimeError: nothing found" in _feedback(tmp_path / "out", "gc_guard") or \
-        "nothing found" in _feedback(tmp_path / "out", "gc_guard")
+    assert "runtimeerror: nothing found" in _feedback(tmp_path / "out", "gc_guard")
     assert "memory" in _feedback(tmp_path / "out", "memory_bomb").lower()
     fork = _feedback(tmp_path / "out", "fork_loop")
-    assert "time limit" in fork or "killed" in fork or "Error" in fork
+    assert "time limit" in fork or "killed" in fork or "error" in fork
     assert "time limit" in _feedback(tmp_path / "out", "hang")
     assert "sys.exit()" in _feedback(tmp_path / "out", "exits")
     assert "exit status 1" in _feedback(tmp_path / "out", "killer")

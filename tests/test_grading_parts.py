@@ -42,7 +42,7 @@ generator = { kind = "mask_pair", shapes = [[4, 4]] }
 @pytest.mark.parametrize("change, words", [
     (("points = 1", "pionts = 1"), "unknown key(s) ['pionts']"),
     (('notebook = "solution.py"', 'notebook = "missing.py"'), "missing.py named by [assignment]"),
-    (("points = 1", 'points = "one"'), "points must be a int or float"),
+    (("points = 1", 'points = "one"'), "points must be an int or a float"),
     (("[[functions]]", "[[functions]\n"), "is not valid TOML"),
     (('name = "f"', 'name = "not a name"'), "is not a Python function name"),
 ])
@@ -186,3 +186,50 @@ def test_without_bubblewrap_grading_refuses_up_front_unless_unsafe(tmp_path, cap
     assert not (tmp_path / "out").exists()  # refused before anything ran
     assert cli.main([*args, "--unsafe"]) == 0
     assert "NO WALLS (--unsafe)" in capsys.readouterr().out
+
+
+def test_instructor_mistakes_stop_grading_in_one_line(tmp_path, capsys):
+    folder = _folder(tmp_path, GOOD.replace('name = "f"', 'name = "ff"'))
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "ada.py").write_text("def f(x):\n    return x\n")
+    assert cli.main(["grade", str(folder), str(subs), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'ff'" in err and "did you mean 'f'?" in err
+    folder = ASSIGNMENTS / "metrics-basics"
+    assert cli.main(["grade", str(folder / "metrics-basics.ipynb"), str(subs), "--out",
+                     str(tmp_path / "o"), "--quiet"]) == 2
+    assert "is a file: give the folder that holds it" in capsys.readouterr().err
+    inside = tmp_path / "copy"
+    shutil.copytree(folder, inside)
+    assert cli.main(["grade", str(inside), str(subs), "--out", str(inside / "grades"),
+                     "--quiet"]) == 2
+    assert "inside the assignment folder" in capsys.readouterr().err
+
+
+def test_a_solution_failing_its_own_test_is_a_warning_and_a_visible_assert_shows_its_line(
+        tmp_path, capsys):
+    import json as _json
+
+    def cell(source, **nbgrader):
+        meta = {"nbgrader": {"schema_version": 3, "locked": False, **nbgrader}} if nbgrader else {}
+        return {"cell_type": "code", "metadata": meta, "source": source, "outputs": [],
+                "execution_count": None}
+
+    folder = tmp_path / "hw"
+    folder.mkdir()
+    cells = [cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+                  solution=True, grade=False, grade_id="double"),
+             cell("assert double(2) == 4\nassert double(3) == 7", solution=False, grade=True,
+                  grade_id="test_double", points=1)]
+    (folder / "hw.ipynb").write_text(_json.dumps({"cells": cells, "metadata": {},
+                                                  "nbformat": 4, "nbformat_minor": 5}))
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "ada.ipynb").write_text((folder / "hw.ipynb").read_text())
+    assert cli.main(["grade", str(folder), str(subs), "--out", str(tmp_path / "out"),
+                     "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "the solution fails test test_double" in err and "every student loses" in err
+    feedback = (tmp_path / "out" / "feedback" / "ada.md").read_text()
+    assert "AssertionError in `assert double(3) == 7`" in feedback

@@ -199,3 +199,41 @@ def test_otter_manual_questions_go_to_review(otter_demo):
     assert manual == ["q4", "q5"]
     review = (out / "review" / "demo-passesAll.md").read_text()
     assert "## q4" in review and "## q5" in review
+
+
+def test_otter_example_assigns_with_its_files_and_its_solution_scores_every_point(tmp_path):
+    """otter's example.ipynb: `import student_file` in a test, data files, a question with no
+    tests (not graded, as in otter), seeds; the solution graded as a submission gets every
+    auto-graded point, and assign's check passes."""
+    folder = tmp_path / "example"
+    folder.mkdir()
+    for name in ("example.ipynb", "data.csv", "student_file.py"):
+        shutil.copy(OTTER / name, folder / name)
+    assert cli.main(["assign", str(folder), "--out", str(tmp_path / "release")]) == 0
+    assert sorted(p.name for p in (tmp_path / "release").iterdir()) == [
+        "data.csv", "example.ipynb", "student_file.py"]
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copy(folder / "example.ipynb", subs / "solution.ipynb")
+    shutil.copy(tmp_path / "release" / "example.ipynb", subs / "blank.ipynb")
+    report = grade(folder, subs, tmp_path / "out")
+    assert report.assignment.title == "hw01" and not report.warnings
+    solution = {s.student: s for s in report.submissions}["solution"]
+    auto = [g for g in solution.items if not g.manual]
+    assert all(g.points == g.max_points for g in auto), [(g.name, g.failed_cases) for g in auto]
+    assert "question5" not in [g.name for g in solution.items]  # no tests, not manual
+    blank = {s.student: s for s in report.submissions}["blank"]
+    assert blank.total == 0
+
+
+def test_a_missing_notebook_scores_zero_with_the_reason_not_a_review(tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "ann").mkdir(parents=True)
+    shutil.copy(DATA / "nbgrader" / "submitted" / "hacker" / "ps1" / "problem1.ipynb",
+                subs / "ann" / "problem1.ipynb")
+    report = grade(DATA / "nbgrader" / "source" / "ps1", subs, tmp_path / "out")
+    items = {g.name: g for g in report.submissions[0].items}
+    assert items["problem2:part-a"].points == 0 and not items["problem2:part-a"].manual
+    assert "problem2.ipynb is missing" in items["problem2:part-a"].reason
+    assert items["problem1:correct_squares"].points == 1  # the notebook handed in still counts
+    assert "problem2" not in (tmp_path / "out" / "manual.csv").read_text()

@@ -5,7 +5,8 @@ an otter-grader assign notebook, or a labtools notebook with an
 assignment.toml. Each is released as its own tool would release it. Before
 writing, the source notebooks are graded like a submission and must earn full
 marks (--no-check skips that). Files the notebooks show (images, data) are
-copied next to them; .py and .toml files never are.
+copied next to them, and the files the assignment lists (toml public_files,
+otter's files and student_files); no other .py or .toml file is.
 """
 
 from __future__ import annotations

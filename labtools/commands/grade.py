@@ -41,8 +41,9 @@ def run(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise AssignmentError(f"--workers must be at least 1, got {args.workers}")
     load_assignment(args.folder)  # a bad assignment is reported before the submissions
+    # disable=None: no bar when the output is not a terminal (a log file would fill with \r).
     bar = tqdm(total=len(find_submissions(args.submissions)), desc="grade", unit="submission",
-               disable=args.quiet)
+               disable=True if args.quiet else None)
     report = grade(args.folder, args.submissions, args.out, workers=args.workers,
                    progress=lambda _: bar.update(), unsafe=args.unsafe)
     bar.close()
@@ -51,7 +52,8 @@ def run(args) -> int:
     totals = [s.total for s in report.submissions]
     maximum = report.assignment.max_points
     print(f"graded {len(totals)} submission{'s' if len(totals) != 1 else ''} in "
-          f"{report.seconds:.1f} s: mean {sum(totals) / len(totals):.2f} of {maximum:g} points; "
+          f"{report.seconds:.1f} s: mean {sum(totals) / len(totals):.2f} of {maximum:g} "
+          f"point{'' if maximum == 1 else 's'}; "
           f"results in {args.out} (grades.csv, feedback/, results/)")
     if report.layers:
         print(f"sandbox: {'; '.join(report.layers)}")

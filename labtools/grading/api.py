@@ -183,8 +183,9 @@ def _code_sources(document: dict) -> list[str]:
 
 
 def make_plan(assignment: Assignment, notebook, document: dict, prepared: Prepared | None,
-              walls, with_functions: bool) -> Plan:
-    """The grading plan of one notebook of one submission (`document`)."""
+              walls, with_functions: bool, files: dict | None = None) -> Plan:
+    """The grading plan of one notebook of one submission (`document`); `files` are the
+    assignment's public files (name -> bytes), given to the student process and the tester."""
     steps = notebook.steps(document)
     functions = []
     if with_functions and prepared is not None:
@@ -194,11 +195,13 @@ def make_plan(assignment: Assignment, notebook, document: dict, prepared: Prepar
                      for position, f in enumerate(assignment.functions)]
     student_code = [s.source for s in steps if s.kind == "student"]
     forbidden = tuple(assignment.forbidden_modules)
+    # Preloaded before student code runs; not otter, which the otter format's stand-in replaces
+    # (importing the real one costs seconds and is never used).
     modules = {m for m in _imports(student_code)
-               if not any(m == f or m.startswith(f + ".") for f in forbidden)}
+               if not any(m == f or m.startswith(f + ".") for f in (*forbidden, "otter"))}
     instructor = _code_sources(notebook.document)
     return Plan(steps, functions, walls, assignment.limits, tuple(sorted(modules)), forbidden,
-                frozenset(m.split(".")[0] for m in _imports(instructor)),
+                dict(files or {}), frozenset(m.split(".")[0] for m in _imports(instructor)),
                 frozenset(_bound_names(instructor)) | {f.name for f in assignment.functions})
 
 
@@ -245,7 +248,7 @@ def run_tester(plan: Plan) -> PlanResult:
 
 
 def grade_submission(assignment: Assignment, prepared: Prepared | None, student: str, path,
-                     walls, layers: list | None = None) -> SubmissionGrade:
+                     walls, layers: list | None = None, files: dict | None = None) -> SubmissionGrade:
     """Grade one student's submission (a notebook file or a folder of notebooks)."""
     names = [Path(n.path).name for n in assignment.notebooks]
     documents = read_submission(Path(path), names)
@@ -256,13 +259,14 @@ def grade_submission(assignment: Assignment, prepared: Prepared | None, student:
         with_functions = index == 0
         unanswered = set()
         if isinstance(document, str):  # unreadable or missing: every question scores 0
+            unanswered = {q.name for q in notebook.questions if q.manual}
             plan = make_plan(assignment, notebook, notebook.student_document(), prepared, walls,
-                             with_functions)
+                             with_functions, files)
             result = PlanResult()
             fail_everything(plan, result, document)
             cells.append(CellProblem(name, document))
         else:
-            plan = make_plan(assignment, notebook, document, prepared, walls, with_functions)
+            plan = make_plan(assignment, notebook, document, prepared, walls, with_functions, files)
             result = run_tester(plan)
             answers = notebook.manual_answers(document)
             unanswered = {answer.question for answer in answers if answer.unanswered}
@@ -271,7 +275,8 @@ def grade_submission(assignment: Assignment, prepared: Prepared | None, student:
             cells += result.cells
             if layers is not None and result.layers:
                 layers[:] = result.layers
-        items += score_questions(notebook, result, several, unanswered)
+        items += score_questions(notebook, result, several, unanswered,
+                                 document if isinstance(document, str) else None)
         functions = _with_cell_problems(result.functions, result.cells)
         if with_functions and not isinstance(document, str):
             _structure(assignment, document, functions)
@@ -318,15 +323,18 @@ def grade(folder, submissions, out, *, workers: int | None = None, progress=None
     """
     start = time.perf_counter()
     assignment = load_assignment(folder)
+    _check_out(Path(out), assignment, "grades")
     paths = find_submissions(submissions)
     walls = choose_walls(unsafe=unsafe)
     check_hidden(walls, [assignment.folder])  # the folder must not lie inside what walls show
     prepared = prepare(assignment) if assignment.functions else None
+    files = public_files(assignment)
+    solution_problems = solution_failures(assignment, walls, prepared, files)
     layers: list = []
 
     def one(item):
         student, path = item
-        result = grade_submission(assignment, prepared, student, path, walls, layers)
+        result = grade_submission(assignment, prepared, student, path, walls, layers, files)
         if progress is not None:
             progress(result)
         return result
@@ -334,7 +342,9 @@ def grade(folder, submissions, out, *, workers: int | None = None, progress=None
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
         results = list(pool.map(one, paths.items()))
     files = write_reports(out, assignment, results)
-    warnings = list(getattr(walls, "warnings", [])) + skipped_files(Path(submissions), paths)
+    warnings = [f"{problem}: every student loses these points; fix the test or the solution"
+                for problem in solution_problems]
+    warnings += skipped_files(Path(submissions), paths)
     return GradeReport(assignment, results, files, time.perf_counter() - start,
                        layers or list(walls.layers), warnings)
 
@@ -360,24 +370,43 @@ def assign(folder, out, *, check_solution: bool = True, unsafe: bool = False) ->
     """
     assignment = load_assignment(folder)
     released = {Path(n.path).stem: n.student_document() for n in assignment.notebooks}
+    prepared = prepare(assignment) if assignment.functions else None  # toml mistakes, always
     if check_solution:
-        _check_solution(assignment, unsafe)
+        problems = solution_failures(assignment, choose_walls(unsafe=unsafe), prepared,
+                                     public_files(assignment, released))
+        if problems:
+            raise AssignmentError(f"{problems[0]}; fix the solution or the test (or assign with "
+                                  "--no-check)")
     out = Path(out)
-    if out.resolve() == assignment.folder.resolve():
-        raise AssignmentError("--out is the assignment folder itself: the student version would "
-                              "replace the source; give another folder")
+    _check_out(out, assignment, "the student version")
     out.mkdir(parents=True, exist_ok=True)
     several = len(released) > 1
     written = []
     for stem, document in released.items():
         name = stem if several or assignment.spec is None else assignment.name
         written.append(write_document(document, out / f"{name}.ipynb"))
-    for source in _public_files(assignment, released):
+    for source in _public_paths(assignment, released):
         written.append(Path(shutil.copy2(source, out / source.name)))
     return written
 
 
-def _public_files(assignment: Assignment, released: dict) -> list[Path]:
+MAX_PUBLIC_BYTES = 64 << 20
+
+
+def public_files(assignment: Assignment, released: dict | None = None) -> dict[str, bytes]:
+    """The files students get with the notebook (name -> content): what graded code finds in
+    its working folder, as it would next to the released notebook."""
+    if released is None:
+        released = {Path(n.path).stem: n.student_document() for n in assignment.notebooks}
+    paths = _public_paths(assignment, released)
+    if sum(p.stat().st_size for p in paths) > MAX_PUBLIC_BYTES:
+        raise AssignmentError(f"the public files of {assignment.folder} are larger than "
+                              f"{MAX_PUBLIC_BYTES >> 20} MB together: too much to copy into every "
+                              "sandbox")
+    return {path.name: path.read_bytes() for path in paths}
+
+
+def _public_paths(assignment: Assignment, released: dict) -> list[Path]:
     """Files students get: the toml's public_files, otter's ``files``, and files of the
     folder that the released notebooks name (an image, a data file). Never .py or .toml:
     references and hidden tests live in those."""
@@ -403,21 +432,39 @@ def _public_files(assignment: Assignment, released: dict) -> list[Path]:
     return unique
 
 
-def _check_solution(assignment: Assignment, unsafe: bool) -> None:
-    """Grade the source notebooks themselves: every autograded test must pass."""
-    walls = choose_walls(unsafe=unsafe)
-    prepared = prepare(assignment) if assignment.functions else None
+def _check_out(out: Path, assignment: Assignment, what: str) -> None:
+    """An output folder inside the assignment folder would mix students' files with the
+    hidden parts (and end up in a Gradescope bundle)."""
+    folder = assignment.folder.resolve()
+    if out.resolve() == folder or folder in out.resolve().parents:
+        raise AssignmentError(f"--out {out} is inside the assignment folder {assignment.folder}: "
+                              f"{what} would be mixed with the hidden parts; give another folder")
+
+
+def solution_failures(assignment: Assignment, walls, prepared: Prepared | None,
+                      files: dict | None = None) -> list[str]:
+    """Grade the source notebooks themselves: what their own solution fails, in words.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import labtools
+    >>> from labtools.grading.walls import choose_walls
+    >>> folder = Path(labtools.__file__).parents[1] / "course" / "assignments" / "metrics-basics"
+    >>> assignment = load_assignment(folder)
+    >>> solution_failures(assignment, choose_walls(unsafe=True), prepare(assignment))
+    []
+    """
+    problems = []
     for index, notebook in enumerate(assignment.notebooks):
-        plan = make_plan(assignment, notebook, notebook.document, prepared, walls, index == 0)
+        plan = make_plan(assignment, notebook, notebook.document, prepared, walls, index == 0,
+                         files)
         result = run_tester(plan)
-        for test in result.tests:
-            if not test.passed:
-                raise AssignmentError(
-                    f"{Path(notebook.path).name}: the solution fails test {test.name}: "
-                    f"{test.message or 'no message'}; fix the solution or the test "
-                    "(or assign with --no-check)")
+        problems += [f"{Path(notebook.path).name}: the solution fails test {test.name}: "
+                     f"{test.message or 'no message'}" for test in result.tests if not test.passed]
         for function in result.functions:
             if function.points < function.max_points:
                 detail = function.reason or (function.failed_cases[:1] or ["?"])[0]
-                raise AssignmentError(f"the solution scores {function.points:g} of "
-                                      f"{function.max_points:g} on {function.name}: {detail}")
+                problems.append(f"the solution scores {function.points:g} of "
+                                f"{function.max_points:g} on {function.name}: {detail}")
+    return problems

@@ -110,6 +110,9 @@ def load_assignment(folder) -> Assignment:
         the toml has a mistake (the message names the file, the cell or the key).
     """
     folder = Path(folder)
+    if folder.is_file():
+        raise AssignmentError(f"{folder} is a file: give the folder that holds it "
+                              f"({folder.parent}), with any files it needs beside it")
     if not folder.is_dir():
         raise AssignmentError(f"assignment folder {folder} does not exist; give the folder that "
                               "holds the instructor's source notebook(s)")
@@ -127,10 +130,44 @@ def load_assignment(folder) -> Assignment:
             f"{folder}: nothing to grade: its notebooks have no nbgrader grade cells and no otter "
             f"questions; mark tests in the notebook or add an {SPEC_NAME} naming the graded "
             "functions (docs/grading.md)")
-    name = spec.name if spec else folder.name
-    title = spec.title if spec else _title(notebooks) if notebooks[0].format == "otter" else name
+    _check_functions_defined(spec, notebooks)
+    name = spec.name if spec else (notebooks[0].config or {}).get("name") or folder.name
+    title = spec.title if spec else (_title(notebooks) if notebooks[0].format == "otter"
+                                     else None) or name
     public = spec.public_files if spec else ()
     return Assignment(folder, name, title, notebooks, spec, public)
+
+
+def _check_functions_defined(spec, notebooks) -> None:
+    """A toml function the solution does not define is a typo: say so now, not as 0 points
+    for every student."""
+    if spec is None or not spec.functions:
+        return
+    import ast
+    import difflib
+
+    defined: set[str] = set()
+    for notebook in notebooks:
+        for cell in notebook.document.get("cells", []):
+            if cell.get("cell_type") != "code":
+                continue
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            try:
+                tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                                           for line in source.splitlines()))
+            except (SyntaxError, ValueError):
+                continue
+            defined |= {node.name for node in ast.walk(tree)
+                        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            defined |= {n.id for node in tree.body if isinstance(node, ast.Assign)
+                        for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    for function in spec.functions:
+        if function.name not in defined:
+            close = difflib.get_close_matches(function.name, sorted(defined), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise AssignmentError(f"{SPEC_NAME} grades a function {function.name!r}, but no "
+                                  f"notebook of {spec.folder} defines it{hint}")
 
 
 def _title(notebooks) -> str | None:

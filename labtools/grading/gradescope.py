@@ -129,8 +129,12 @@ def build_autograder(folder, out, *, python_version: str = "3.11", extra_require
     >>> folder = Path(tempfile.mkdtemp()) / "hw2"
     >>> folder.mkdir()
     >>> (folder / ".ipynb_checkpoints").mkdir()
-    >>> empty = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    >>> _ = (folder / "hw2.ipynb").write_text(json.dumps(empty))
+    >>> test = {"cell_type": "code", "source": "assert 1 + 1 == 2", "outputs": [],
+    ...         "execution_count": None, "metadata": {"nbgrader": {
+    ...             "grade": True, "solution": False, "grade_id": "t1", "points": 1,
+    ...             "locked": True, "schema_version": 3}}}
+    >>> notebook = {"cells": [test], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    >>> _ = (folder / "hw2.ipynb").write_text(json.dumps(notebook))
     >>> bundle = build_autograder(folder, folder.parent / "hw2-autograder.zip")
     >>> names = zipfile.ZipFile(bundle).namelist()
     >>> "assignment/hw2.ipynb" in names, any(".ipynb_checkpoints" in n for n in names)
@@ -159,12 +163,22 @@ def build_autograder(folder, out, *, python_version: str = "3.11", extra_require
                       f"no wheel for {python_version}; build the bundle with Python {python_version}",
                       UserWarning, stacklevel=2)
 
+    # The assignment must load here, or every student's run would fail there.
+    from labtools.grading.assignment import load_assignment
+
+    assignment = load_assignment(folder)
     # First what can refuse (an extra requirement that is not installed), then the slow wheel.
-    lines = pinned_requirements(extra_requirements, python_version=python_version)
+    extra = [*extra_requirements, *_imported_distributions(assignment)]
+    lines = pinned_requirements(tuple(dict.fromkeys(extra)), python_version=python_version)
     with tempfile.TemporaryDirectory(prefix="labtools-gradescope-") as tmp:
         stage = Path(tmp) / "bundle"
         stage.mkdir()
         _copy_assignment(folder, stage / "assignment", skip=out)
+        if not (folder / "assignment.toml").is_file():  # keep the name: the folder is renamed
+            (stage / "assignment" / "assignment.toml").write_text(
+                f"# Written by `labtools gradescope`: the assignment's name, for the results.\n"
+                f"[assignment]\nname = {json.dumps(assignment.name)}\n"
+                f"title = {json.dumps(assignment.title)}\n", encoding="utf-8")
         wheel = _build_wheel(Path(tmp) / "wheel")
         shutil.copy2(wheel, stage / wheel.name)
         (stage / "requirements.txt").write_text(
@@ -382,6 +396,35 @@ def _notebook_names(folder: Path) -> list[str]:
     return sorted(names)
 
 
+def _imported_distributions(assignment) -> list[str]:
+    """The installed distributions the assignment's notebooks import (matplotlib, pandas, ...):
+    student code needs them on Gradescope as it did here. labtools and its grading needs are
+    pinned anyway; the standard library needs nothing."""
+    import ast
+    from importlib.metadata import packages_distributions
+
+    modules: set[str] = set()
+    for notebook in assignment.notebooks:
+        for cell in notebook.document.get("cells", []):
+            if cell.get("cell_type") != "code":
+                continue
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            try:
+                tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                                           for line in source.splitlines()))
+            except (SyntaxError, ValueError):
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    modules |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    modules.add(node.module.split(".")[0])
+    known = packages_distributions()
+    found = {dist for module in modules - {"labtools", "otter"} for dist in known.get(module, [])}
+    return sorted(found)
+
+
 def _copy_assignment(folder: Path, target: Path, *, skip: Path) -> None:
     skip = skip.resolve()
 
@@ -582,35 +625,43 @@ PYTHON
     exit 0
 }
 
-# The submitted notebook: the only one, or the one named like the assignment's notebook.
+# The submitted notebook(s). One-notebook assignment: the only one, or the one named like the
+# assignment's. Several notebooks (nbgrader's ps1): each one named like one of the assignment's,
+# graded together as one student's folder (a missing one scores 0 with the reason).
 FOUND=()
 while IFS= read -r -d '' path; do FOUND+=("$path"); done < <(
     find "$SUBMISSION" -type f -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' \
         -not -path '*/__MACOSX/*' -print0 2>/dev/null | sort -z)
-CHOSEN=""
-if [ "${#FOUND[@]}" -eq 1 ]; then
-    CHOSEN="${FOUND[0]}"
-elif [ "${#FOUND[@]}" -gt 1 ]; then
-    MATCHES=()
-    for path in "${FOUND[@]}"; do
-        for name in "${NOTEBOOKS[@]}"; do
-            [ "$(basename "$path")" = "$name" ] && MATCHES+=("$path")
-        done
+MATCHES=()
+for path in "${FOUND[@]}"; do
+    for name in "${NOTEBOOKS[@]}"; do
+        [ "$(basename "$path")" = "$name" ] && MATCHES+=("$path")
     done
-    if [ "${#MATCHES[@]}" -eq 1 ]; then
+done
+mkdir -p "$WORK/submissions"
+if [ "${#NOTEBOOKS[@]}" -gt 1 ]; then
+    [ "${#MATCHES[@]}" -ge 1 ] || fail "No notebook named ${NOTEBOOKS[*]} found in your submission: submit the assignment's notebooks under their own names."
+    mkdir -p "$WORK/submissions/$STUDENT"
+    for path in "${MATCHES[@]}"; do
+        echo "run_autograder: grading ${path#"$SUBMISSION"/}"
+        cp -- "$path" "$WORK/submissions/$STUDENT/$(basename "$path")"
+    done
+else
+    CHOSEN=""
+    if [ "${#FOUND[@]}" -eq 1 ]; then
+        CHOSEN="${FOUND[0]}"
+    elif [ "${#FOUND[@]}" -gt 1 ] && [ "${#MATCHES[@]}" -eq 1 ]; then
         CHOSEN="${MATCHES[0]}"
-    else
+    elif [ "${#FOUND[@]}" -gt 1 ]; then
         names=""
         for path in "${FOUND[@]}"; do names="$names ${path#"$SUBMISSION"/}"; done
         fail "Your submission has several notebooks (${names# }) and not exactly one named ${NOTEBOOKS[*]:-like the assignment}: submit only your notebook."
+    else
+        fail "No notebook (.ipynb) found in your submission: submit ${NOTEBOOKS[*]:-your notebook}."
     fi
-else
-    fail "No notebook (.ipynb) found in your submission: submit ${NOTEBOOKS[*]:-your notebook}."
+    echo "run_autograder: grading ${CHOSEN#"$SUBMISSION"/}"
+    cp -- "$CHOSEN" "$WORK/submissions/$STUDENT.ipynb"
 fi
-echo "run_autograder: grading ${CHOSEN#"$SUBMISSION"/}"
-
-mkdir -p "$WORK/submissions"
-cp -- "$CHOSEN" "$WORK/submissions/$STUDENT.ipynb"
 ARGS=(grade "$SOURCE/assignment" "$WORK/submissions" --out "$WORK/out" --quiet)
 [ "$LABTOOLS_GRADESCOPE_UNSAFE" = 1 ] && ARGS+=(--unsafe)
 labtools "${ARGS[@]}" >"$LOG" 2>&1

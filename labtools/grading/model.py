@@ -67,7 +67,8 @@ class Question:
 
     @property
     def max_points(self) -> float:
-        if self.manual or not self.tests:
+        """Its points; 0 for a question neither manual nor tested (nothing grades it)."""
+        if self.manual:
             return float(self.points)
         return float(sum(t.points for t in self.tests))
 

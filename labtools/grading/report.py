@@ -75,7 +75,7 @@ def _item_text(grade) -> list[str]:
     if grade.manual:
         return lines
     if grade.reason:
-        lines += [f"Not graded: {grade.reason}.", ""]
+        lines += [f"{grade.reason[:1].upper()}{grade.reason[1:]}.", ""]
         if not grade.failed_cases:
             return lines
     if grade.total:
@@ -100,12 +100,12 @@ def feedback_text(assignment, submission) -> str:
     >>> grade = FunctionGrade("f", 0.0, 2.0, reason="time limit: it ran for more than 5 s")
     >>> sub = SimpleNamespace(student="ada", items=[grade], total=0.0, cells=[])
     >>> print(feedback_text(SimpleNamespace(title="Demo", max_points=2.0), sub).splitlines()[6])
-    Not graded: time limit: it ran for more than 5 s.
+    Time limit: it ran for more than 5 s.
     """
     manual = sum(g.max_points for g in submission.items if g.manual)
     lines = [f"# {assignment.title}: feedback for {submission.student}", "",
              f"Total: {number(submission.total)} / {number(assignment.max_points)}"
-             + (f" ({number(manual)} points graded by hand are not counted yet)" if manual else ""),
+             + (f" ({_plural_points(manual)} graded by hand not counted yet)" if manual else ""),
              ""]
     for grade in submission.items:
         lines += _item_text(grade)
@@ -136,8 +136,9 @@ def gradescope_results(assignment, submission) -> dict:
     output = (f"{assignment.title}: {number(submission.total)} / "
               f"{number(sum(g.max_points for g in submission.items if not g.manual))} "
               "auto-graded points")
-    if manual:
-        output += f"; {number(sum(g.max_points for g in manual))} more points are graded by hand"
+    by_hand = sum(g.max_points for g in manual)
+    if by_hand:
+        output += f"; {_plural_points(by_hand)} more graded by hand"
     result = {"score": round(submission.total, 4), "output": output, "visibility": "visible",
               "tests": tests}
     if manual:

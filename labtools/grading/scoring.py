@@ -33,11 +33,13 @@ class FunctionGrade:
     unit: str = "test"  # what `total` counts, in feedback: "test" or "test case"
 
 
-def score_questions(notebook, result, several: bool = False,
-                    unanswered=frozenset()) -> list[FunctionGrade]:
+def score_questions(notebook, result, several: bool = False, unanswered=frozenset(),
+                    missing: str | None = None) -> list[FunctionGrade]:
     """One :class:`FunctionGrade` per question of `notebook`, from the tester's `result`.
 
-    A manual question in `unanswered` (its answer is the released stub) scores 0 here.
+    A manual question in `unanswered` (its answer is the released stub, or the notebook
+    is `missing`: why) scores 0 here. A question that is neither manual nor tested
+    (otter allows one) is not graded, as in otter.
 
     Examples
     --------
@@ -59,9 +61,11 @@ def score_questions(notebook, result, several: bool = False,
     grades = []
     for question in notebook.questions:
         name = f"{Path(notebook.path).stem}:{question.name}" if several else question.name
+        if not question.manual and not question.tests:
+            continue
         if question.manual and question.name in unanswered:
-            grades.append(FunctionGrade(name, 0.0, float(question.max_points),
-                                        reason="not answered: the answer is as it was released"))
+            reason = missing or "not answered: the answer is as it was released"
+            grades.append(FunctionGrade(name, 0.0, float(question.max_points), reason=reason))
             continue
         if question.manual:
             grades.append(FunctionGrade(name, 0.0, float(question.max_points), manual=True,

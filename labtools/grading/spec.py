@@ -244,8 +244,10 @@ def _get(path: Path, where: str, table: dict, key: str, kind, default=_MISSING):
         return default
     value = table[key]
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        expected = getattr(kind, "__name__", None) or " or ".join(k.__name__ for k in kind)
-        raise AssignmentError(f"{path}: {where} {key} must be a {expected}, got {value!r}")
+        names = [kind] if isinstance(kind, type) else list(kind)
+        expected = " or ".join(f"{'an' if k.__name__[0] in 'aeiou' else 'a'} {k.__name__}"
+                               for k in names)
+        raise AssignmentError(f"{path}: {where} {key} must be {expected}, got {value!r}")
     return value
 
 
@@ -290,9 +292,11 @@ def resolve_reference(assignment, function: GradedFunction):
 
 def _folder_module(folder: Path, filename: str, function_name: str):
     path = (folder / filename).resolve()
-    if path.suffix != ".py" or not path.is_file() or folder.resolve() not in path.parents:
-        raise AssignmentError(f"reference of {function_name}: {filename} is not a .py file in "
+    if path.suffix != ".py" or folder.resolve() not in path.parents:
+        raise AssignmentError(f"reference of {function_name}: {filename} must be a .py file in "
                               f"{folder}")
+    if not path.is_file():
+        raise AssignmentError(f"reference of {function_name}: {filename} is missing from {folder}")
     module_name = f"_labtools_reference_{abs(hash(path))}"
     if module_name in sys.modules:
         return sys.modules[module_name]

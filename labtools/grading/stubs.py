@@ -237,10 +237,15 @@ class TesterNamespace(dict):
     def __setitem__(self, name, value):
         if self._student_has(name):
             try:
-                self._student.request("set", name=name, value=wire.encode(value))
-                return
+                encoded = wire.encode(value)
             except TypeError:  # not plain data: the tester keeps it and shadows the student's
-                pass
+                dict.__setitem__(self, name, value)
+                return
+            try:
+                self._student.request("set", name=name, value=encoded)
+            except RemoteRaised as raised:
+                raise exception_from(raised.error) from None
+            return
         dict.__setitem__(self, name, value)
 
     def __delitem__(self, name):
@@ -248,7 +253,10 @@ class TesterNamespace(dict):
             dict.__delitem__(self, name)
             return
         if self._student_has(name):
-            self._student.request("del", name=name)
+            try:
+                self._student.request("del", name=name)
+            except RemoteRaised as raised:
+                raise exception_from(raised.error) from None
             return
         raise KeyError(name)
 

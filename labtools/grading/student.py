@@ -11,6 +11,7 @@ that ran before, so one endless loop costs one test, not the whole notebook.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import queue
@@ -77,6 +78,9 @@ class StudentProcess:
         Modules to import before student code runs (the submission's imports).
     forbidden : iterable of str
         Modules student code may not import.
+    files : dict of str to bytes, optional
+        The assignment's public files (data, images), written into the working
+        folder before any student code runs.
 
     Examples
     --------
@@ -87,9 +91,11 @@ class StudentProcess:
     42
     """
 
-    def __init__(self, walls, limits: Limits = Limits(), modules=(), forbidden=("labtools",)):
+    def __init__(self, walls, limits: Limits = Limits(), modules=(), forbidden=("labtools",),
+                 files=None):
         self.walls, self.limits = walls, limits
         self.modules, self.forbidden = sorted(set(modules)), list(forbidden)
+        self.files = dict(files or {})  # name -> bytes, put in the working folder first
         self.process = None
         self.history: list[tuple[str, str]] = []  # the cells that ran, to replay after a restart
         self._workdir = None
@@ -114,7 +120,8 @@ class StudentProcess:
                                                    self.limits.output_mb << 20), daemon=True).start()
         limits = dict(vars(self.limits))
         setup = {"limits": limits, "modules": self.modules, "forbidden": self.forbidden,
-                 "uid": uid, "read_roots": self.walls.trees(sys.executable)
+                 "uid": uid, "files": {name: base64.b64encode(data).decode("ascii")
+                                       for name, data in self.files.items()}, "read_roots": self.walls.trees(sys.executable)
                  if self.walls.kind != "unsafe" else []}
         self._send(setup)
         self._answer(self.limits.startup_seconds, "starting")

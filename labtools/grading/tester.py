@@ -24,7 +24,9 @@ import os
 import pickle
 import re
 import sys
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from labtools.grading.compare import compare, describe
 from labtools.grading.student import Limits, SandboxFailure, StudentProcess
@@ -66,6 +68,7 @@ class Plan:
     limits: Limits = Limits()
     modules: tuple = ()        # imported in the student process before its code runs
     forbidden: tuple = ("labtools",)
+    files: dict = field(default_factory=dict)  # public files: the student's and the tester's folder
     tester_modules: frozenset = frozenset()  # module names the instructor's notebook imports
     shadowable: frozenset = frozenset()  # built-in names the instructor's notebook binds itself
 
@@ -113,7 +116,8 @@ def run_plan(plan: Plan) -> PlanResult:
     [('t1', 2.0, True)]
     """
     result = PlanResult(layers=list(getattr(plan.walls, "layers", [])))
-    student = StudentProcess(plan.walls, plan.limits, plan.modules, plan.forbidden)
+    _public_folder(plan.files)
+    student = StudentProcess(plan.walls, plan.limits, plan.modules, plan.forbidden, plan.files)
     try:
         student.start()
     except SandboxFailure as failure:
@@ -132,6 +136,18 @@ def run_plan(plan: Plan) -> PlanResult:
     finally:
         student.close()
     return result
+
+
+def _public_folder(files: dict) -> None:
+    """Tests run in a folder holding the assignment's public files, importable (otter's
+    ``import student_file``, a test reading ``data.csv``), as the student's code does."""
+    if not files:
+        return
+    folder = tempfile.mkdtemp(prefix="labtools-tester-")
+    for name, data in files.items():
+        (Path(folder) / name).write_bytes(data)
+    os.chdir(folder)
+    sys.path.insert(0, folder)
 
 
 def fail_everything(plan: Plan, result: PlanResult, message: str) -> None:
@@ -156,8 +172,12 @@ def _run_cell(student: StudentProcess, step, result: PlanResult) -> None:
         student.restart()
         return
     if error is not None:
-        where = f" ({error.where})" if error.where else ""
-        result.cells.append(CellProblem(step.label, f"{error.type_name}: {error.message}{where}"))
+        text = f"{error.type_name}: {error.message}" if error.message else error.type_name
+        where = error.where or ""
+        if where.startswith(step.label + ", "):  # "cell 4: ... (line 2)", not "(at cell 4, line 2)"
+            where = where[len(step.label) + 2:]
+        where = f" ({'' if where.startswith('line') else 'at '}{where})" if where else ""
+        result.cells.append(CellProblem(step.label, text + where))
 
 
 def blank_magics(source: str) -> str:
@@ -219,11 +239,26 @@ def _run_assert(test, namespace, maximum: float) -> tuple[float, str]:
     except SandboxFailure:
         raise
     except BaseException as error:  # an instructor's test failing is the normal case
-        return 0.0, _describe_failure(error)
+        return 0.0, _describe_failure(error) + _failed_line(error, test)
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return min(max(float(value), 0.0), maximum), ("" if value >= maximum else
                                                        f"partial credit: {value:g} of {maximum:g}")
     return maximum, ""
+
+
+def _failed_line(error: BaseException, test) -> str:
+    """For a bare ``assert`` in a visible test: the line that failed (hidden tests: nothing)."""
+    if test.hidden or not isinstance(error, AssertionError) or str(error):
+        return ""
+    line, tb = None, error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == test.name:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    lines = test.source.splitlines()
+    if line is None or not 0 < line <= len(lines):
+        return ""
+    return f" in `{lines[line - 1].strip()}`"
 
 
 def _describe_failure(error: BaseException) -> str:
@@ -266,10 +301,15 @@ def _run_doctest(test, namespace) -> tuple[bool, str]:
 
 
 def _doctest_message(report: str) -> str:
-    """The useful part of doctest's report: the failing line, expected and got."""
+    """The useful part of doctest's report: the failing line, expected and got; of a
+    traceback only its last line (the grader's own frames mean nothing to a student)."""
     body = report.split("*" * 70)
     text = body[1] if len(body) > 1 else report
     text = re.sub(r'^File ".*", line \d+, in .*\n', "", text.strip(), flags=re.M)
+    if "Exception raised:" in text:
+        head, _, trace = text.partition("Exception raised:")
+        last = [line.strip() for line in trace.strip().splitlines() if line.strip()][-1:]
+        text = head.rstrip() + "\nException raised: " + (last[0] if last else "")
     return text.strip()[:1500]
 
 
