@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import copy
 import os
 import pickle
@@ -19,6 +18,7 @@ import numpy as np
 from labtools.errors import AssignmentError
 from labtools.grading.assignment import Assignment, load_assignment
 from labtools.grading.cases import NO_EXPECT, generate_cases
+from labtools.grading.code import bound_names, code_sources, imported_modules
 from labtools.grading.properties import generator_cases
 from labtools.grading.structure import check_structure
 from labtools.grading.table import table_cases
@@ -138,50 +138,6 @@ def _plain(value):
     return value
 
 
-def _imports(sources) -> set[str]:
-    """Top-level module names imported by `sources` (for preloading and the tester's modules)."""
-    names: set[str] = set()
-    for source in sources:
-        try:
-            tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                                       for line in source.splitlines()))
-        except (SyntaxError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names.add(node.module)
-    return names
-
-
-def _bound_names(sources) -> set[str]:
-    """Names the instructor's code binds at top level (functions, classes, assignments)."""
-    names: set[str] = set()
-    for source in sources:
-        try:
-            tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                                       for line in source.splitlines()))
-        except (SyntaxError, ValueError):
-            continue
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-    return names
-
-
-def _code_sources(document: dict) -> list[str]:
-    sources = []
-    for cell in document.get("cells", []):
-        if cell.get("cell_type") == "code":
-            source = cell.get("source", "")
-            sources.append("".join(source) if isinstance(source, list) else str(source))
-    return sources
-
-
 def make_plan(assignment: Assignment, notebook, document: dict, prepared: Prepared | None,
               walls, with_functions: bool, files: dict | None = None) -> Plan:
     """The grading plan of one notebook of one submission (`document`); `files` are the
@@ -197,12 +153,12 @@ def make_plan(assignment: Assignment, notebook, document: dict, prepared: Prepar
     forbidden = tuple(assignment.forbidden_modules)
     # Preloaded before student code runs; not otter, which the otter format's stand-in replaces
     # (importing the real one costs seconds and is never used).
-    modules = {m for m in _imports(student_code)
+    modules = {m for m in imported_modules(student_code)
                if not any(m == f or m.startswith(f + ".") for f in (*forbidden, "otter"))}
-    instructor = _code_sources(notebook.document)
+    instructor = code_sources(notebook.document)
     return Plan(steps, functions, walls, assignment.limits, tuple(sorted(modules)), forbidden,
-                dict(files or {}), frozenset(m.split(".")[0] for m in _imports(instructor)),
-                frozenset(_bound_names(instructor)) | {f.name for f in assignment.functions})
+                dict(files or {}), frozenset(m.split(".")[0] for m in imported_modules(instructor)),
+                frozenset(bound_names(instructor)) | {f.name for f in assignment.functions})
 
 
 def _property(assignment: Assignment, function, position: int) -> dict | None:
@@ -216,7 +172,7 @@ def _property(assignment: Assignment, function, position: int) -> dict | None:
 
 def _structure(assignment: Assignment, document: dict, grades: list) -> None:
     """Structure checks ("must call squares", "no loops") from the submission's syntax tree."""
-    sources = _code_sources(document)
+    sources = code_sources(document)
     for function in assignment.functions:
         if not function.structure:
             continue

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labtools.errors import AssignmentError
+from labtools.grading.code import bound_names, code_sources, defined_functions
 from labtools.grading.formats.markers import read_document, read_markers
 from labtools.grading.formats.nbgrader import is_nbgrader, read_nbgrader
 from labtools.grading.formats.otter import is_otter, read_otter
@@ -143,25 +144,10 @@ def _check_functions_defined(spec, notebooks) -> None:
     for every student."""
     if spec is None or not spec.functions:
         return
-    import ast
     import difflib
 
-    defined: set[str] = set()
-    for notebook in notebooks:
-        for cell in notebook.document.get("cells", []):
-            if cell.get("cell_type") != "code":
-                continue
-            source = cell.get("source", "")
-            source = "".join(source) if isinstance(source, list) else str(source)
-            try:
-                tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                                           for line in source.splitlines()))
-            except (SyntaxError, ValueError):
-                continue
-            defined |= {node.name for node in ast.walk(tree)
-                        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
-            defined |= {n.id for node in tree.body if isinstance(node, ast.Assign)
-                        for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    sources = [source for notebook in notebooks for source in code_sources(notebook.document)]
+    defined = defined_functions(sources) | bound_names(sources)
     for function in spec.functions:
         if function.name not in defined:
             close = difflib.get_close_matches(function.name, sorted(defined), n=1)

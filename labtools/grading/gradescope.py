@@ -400,26 +400,13 @@ def _imported_distributions(assignment) -> list[str]:
     """The installed distributions the assignment's notebooks import (matplotlib, pandas, ...):
     student code needs them on Gradescope as it did here. labtools and its grading needs are
     pinned anyway; the standard library needs nothing."""
-    import ast
     from importlib.metadata import packages_distributions
 
-    modules: set[str] = set()
-    for notebook in assignment.notebooks:
-        for cell in notebook.document.get("cells", []):
-            if cell.get("cell_type") != "code":
-                continue
-            source = cell.get("source", "")
-            source = "".join(source) if isinstance(source, list) else str(source)
-            try:
-                tree = ast.parse("\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                                           for line in source.splitlines()))
-            except (SyntaxError, ValueError):
-                continue
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import):
-                    modules |= {alias.name.split(".")[0] for alias in node.names}
-                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                    modules.add(node.module.split(".")[0])
+    from labtools.grading.code import code_sources, imported_modules
+
+    sources = [source for notebook in assignment.notebooks
+               for source in code_sources(notebook.document)]
+    modules = {name.split(".")[0] for name in imported_modules(sources)}
     known = packages_distributions()
     found = {dist for module in modules - {"labtools", "otter"} for dist in known.get(module, [])}
     return sorted(found)

@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labtools.grading.code import blank_magics
 from labtools.grading.compare import compare, describe
 from labtools.grading.student import Limits, SandboxFailure, StudentProcess
 from labtools.grading.stubs import TesterNamespace
@@ -178,18 +179,6 @@ def _run_cell(student: StudentProcess, step, result: PlanResult) -> None:
             where = where[len(step.label) + 2:]
         where = f" ({'' if where.startswith('line') else 'at '}{where})" if where else ""
         result.cells.append(CellProblem(step.label, text + where))
-
-
-def blank_magics(source: str) -> str:
-    """IPython magics and shell escapes are not Python: blank them, keeping line numbers.
-
-    Examples
-    --------
-    >>> blank_magics("%matplotlib inline\\nx = 1\\n!pip install foo")
-    '\\nx = 1\\n'
-    """
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())
 
 
 def run_test(test, namespace: TesterNamespace, student: StudentProcess) -> TestResult:

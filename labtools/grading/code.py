@@ -1,0 +1,86 @@
+"""A notebook's code read without running it: its cells, their syntax trees, what they name.
+
+One place for what several parts of grading ask of a notebook's code: the
+modules it imports (preloaded in the student process; pinned in a Gradescope
+bundle), the names it binds at top level (built-ins an instructor redefines;
+the functions assignment.toml grades). IPython magics and shell escapes are
+blanked first (they are not Python), keeping line numbers.
+
+Examples
+--------
+>>> sources = ["%matplotlib inline\\nimport numpy as np", "def f(x):\\n    return np.sum(x)"]
+>>> sorted(imported_modules(sources)), sorted(bound_names(sources))
+(['numpy'], ['f'])
+"""
+
+from __future__ import annotations
+
+import ast
+
+__all__ = ["blank_magics", "code_sources", "parse", "imported_modules", "bound_names",
+           "defined_functions"]
+
+
+def blank_magics(source: str) -> str:
+    """IPython magics and shell escapes are not Python: blank them, keeping line numbers.
+
+    Examples
+    --------
+    >>> blank_magics("%matplotlib inline\\nx = 1\\n!pip install foo")
+    '\\nx = 1\\n'
+    """
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in source.splitlines())
+
+
+def code_sources(document: dict) -> list[str]:
+    """The source of every code cell of an nbformat dict, in order."""
+    sources = []
+    for cell in document.get("cells", []):
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            sources.append("".join(source) if isinstance(source, list) else str(source))
+    return sources
+
+
+def parse(source: str) -> ast.Module | None:
+    """The syntax tree of one cell, or None when it is not valid Python."""
+    try:
+        return ast.parse(blank_magics(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _trees(sources):
+    return [tree for tree in map(parse, sources) if tree is not None]
+
+
+def imported_modules(sources) -> set[str]:
+    """Names of the modules `sources` import anywhere (``import a.b`` gives ``a.b``)."""
+    names: set[str] = set()
+    for tree in _trees(sources):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+    return names
+
+
+def bound_names(sources) -> set[str]:
+    """Names `sources` bind at top level: functions, classes, assignment targets."""
+    names: set[str] = set()
+    for tree in _trees(sources):
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def defined_functions(sources) -> set[str]:
+    """Names of the functions `sources` define anywhere, nested ones included."""
+    return {node.name for tree in _trees(sources) for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
