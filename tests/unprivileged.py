@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import shutil
@@ -83,6 +84,9 @@ def nobody_python() -> str:
     if not (home / "venv" / ".complete").exists():
         _build(home, sites)
     _HOME[:] = [str(home / "home")]
+    import labtools
+
+    _open_the_way([*sites, os.path.dirname(os.path.dirname(labtools.__file__))])
     _check_reachable(str(python), sites)
     _BUILT[key] = str(python)
     return str(python)
@@ -115,6 +119,36 @@ def _build(home: Path, sites: list[str]) -> None:
         os.rename(scratch, home / "venv")
     except OSError:  # another run won the race: use its venv
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+_OPENED: list[tuple[str, int]] = []  # (folder, its mode before) to put back at exit
+
+
+def _open_the_way(targets) -> None:
+    """Let nobody *traverse* (not list) the folders on the way to the project and its venv.
+
+    A checkout in ``mktemp -d`` (mode 0700) is common, and CI may clone there; nobody must
+    reach the project's files to import them. Only the execute bit for others is added, for
+    this test session, and the old modes are put back when it ends.
+    """
+    for target in targets:
+        blocked = _first_closed_folder(target)
+        while blocked is not None and os.stat(blocked).st_uid == os.geteuid():
+            mode = stat.S_IMODE(os.stat(blocked).st_mode)
+            os.chmod(blocked, mode | stat.S_IXOTH)
+            if not _OPENED:
+                atexit.register(_restore_modes)
+            _OPENED.append((blocked, mode))
+            blocked = _first_closed_folder(target)
+
+
+def _restore_modes() -> None:
+    while _OPENED:
+        folder, mode = _OPENED.pop()
+        try:
+            os.chmod(folder, mode)
+        except OSError:
+            pass
 
 
 def _check_reachable(python: str, sites: list[str]) -> None:
