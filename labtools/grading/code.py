@@ -16,21 +16,47 @@ Examples
 from __future__ import annotations
 
 import ast
+import re
 
-__all__ = ["blank_magics", "code_sources", "parse", "imported_modules", "bound_names",
-           "defined_functions"]
+__all__ = ["python_source", "blank_magics", "code_sources", "parse", "imported_modules",
+           "bound_names", "defined_functions"]
+
+# Cell magics whose body is Python; any other (%%bash, %%html) makes the cell not Python.
+_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
+_ASSIGNED_MAGIC = re.compile(r"^\s*[\w.]+(\s*,\s*[\w.]+)*\s*=\s*[%!]")  # files = !ls
+_HELP_LINE = re.compile(r"^\s*[\w.]+\?{1,2}\s*$")  # np.sum?
+
+
+def python_source(source: str) -> str | None:
+    """The cell as Python: magics, shell escapes and help lines blanked (keeping line
+    numbers); None for a cell that is not Python at all (%%bash, %%html).
+
+    Examples
+    --------
+    >>> python_source("files = !ls\\nx = 1\\nnp.sum?"), python_source("%%bash\\nls")
+    ('\\nx = 1\\n', None)
+    """
+    lines = source.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        magic = lines[first].lstrip()[2:].split(maxsplit=1)
+        if not magic or magic[0] not in _PYTHON_CELL_MAGICS:
+            return None
+        lines[first] = ""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) or _ASSIGNED_MAGIC.match(line)
+                     or _HELP_LINE.match(line) else line for line in lines)
 
 
 def blank_magics(source: str) -> str:
-    """IPython magics and shell escapes are not Python: blank them, keeping line numbers.
+    """:func:`python_source` for code that runs: a cell that is not Python runs as nothing.
 
     Examples
     --------
     >>> blank_magics("%matplotlib inline\\nx = 1\\n!pip install foo")
     '\\nx = 1\\n'
     """
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())
+    python = python_source(source)
+    return "" if python is None else python
 
 
 def code_sources(document: dict) -> list[str]:

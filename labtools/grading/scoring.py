@@ -15,9 +15,6 @@ from pathlib import Path
 
 __all__ = ["FunctionGrade", "score_questions"]
 
-MAX_LISTED_CASES = 8
-
-
 @dataclass
 class FunctionGrade:
     """Points of one question or graded function for one student, with reasons."""

@@ -68,6 +68,7 @@ import re
 from dataclasses import dataclass, field
 
 from labtools.errors import AssignmentError
+from labtools.grading.code import python_source
 
 __all__ = ["check_structure", "ALIASES", "LOOP_CALLS"]
 
@@ -92,9 +93,6 @@ _LOOP_NODES = {
     ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression",
 }
 # Cell magics whose body is Python (the rest, %%bash or %%html, are not Python at all).
-_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
-_ASSIGNED_MAGIC = re.compile(r"^\s*[\w.]+(\s*,\s*[\w.]+)*\s*=\s*[%!]")
-_HELP_LINE = re.compile(r"^\s*[\w.]+\?{1,2}\s*$")
 _PATTERN = re.compile(r"^\.?[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
@@ -319,7 +317,7 @@ class _Notebook:
     # parsing and module-level bindings
 
     def _parse(self, cell: int, source: str):
-        python = _python_source(source)
+        python = python_source(source)
         if python is None:
             return None
         try:
@@ -653,20 +651,6 @@ def _recursion_problem(notebook, target: _Function) -> str | None:
 
 
 # --- syntax-tree helpers --------------------------------------------------------------------
-
-def _python_source(source: str) -> str | None:
-    """The cell as Python: magics, shell escapes and help lines blanked (keeping line
-    numbers); None for a cell that is not Python at all (%%bash, %%html)."""
-    lines = source.splitlines()
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is not None and lines[first].lstrip().startswith("%%"):
-        magic = lines[first].lstrip()[2:].split(maxsplit=1)
-        if not magic or magic[0] not in _PYTHON_CELL_MAGICS:
-            return None
-        lines[first] = ""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) or _ASSIGNED_MAGIC.match(line)
-                     or _HELP_LINE.match(line) else line for line in lines)
-
 
 def _own_nodes(node):
     """The nodes of a function's own code, in source order: the body, without the bodies of

@@ -40,8 +40,14 @@ def read_document(path) -> dict:
     text = path.read_text(encoding="utf-8", errors="replace")
     if path.suffix == ".py":
         return cells_to_document(parse_percent(text, label=path.name))
-    parse_ipynb(text, name=path.name)  # a clear error for a broken file
-    document = json.loads(text)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        document = None
+    if not (isinstance(document, dict) and isinstance(document.get("cells"), list)
+            and all(isinstance(cell, dict) and isinstance(cell.get("source", ""), (str, list))
+                    for cell in document["cells"])):
+        parse_ipynb(text, name=path.name)  # raises the error that says what is wrong
     for cell in document["cells"]:
         if isinstance(cell.get("source"), list):
             cell["source"] = "".join(cell["source"])
