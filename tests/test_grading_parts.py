@@ -233,3 +233,45 @@ def test_a_solution_failing_its_own_test_is_a_warning_and_a_visible_assert_shows
     assert "the solution fails test test_double" in err and "every student loses" in err
     feedback = (tmp_path / "out" / "feedback" / "ada.md").read_text()
     assert "AssertionError in `assert double(3) == 7`" in feedback
+
+
+def test_parsing_from_threads_survives_finalizers_running_mid_parse():
+    # CPython 3.11's AST constructor keeps one recursion depth per interpreter
+    # (python/cpython#106905): a finalizer run by the garbage collector inside
+    # ast.parse lets another thread parse meanwhile, and both raise SystemError.
+    # `labtools grade` parses submissions in threads; CI hit this once in 7 tests.
+    # With bare ast.parse this loop failed 22 of 400 parses.
+    import sys
+    import threading
+
+    from labtools.grading.code import syntax_tree
+
+    source = (Path(__file__).parents[1] / "labtools" / "grading" / "api.py").read_text()
+    failures = []
+
+    class Finalized:
+        def __del__(self):
+            sum(range(100))
+
+    def parse_among_garbage():
+        for _ in range(60):
+            cycle = [Finalized() for _ in range(50)]
+            for item in cycle:
+                item.me = item  # a cycle: only the garbage collector frees it
+            del cycle, item
+            try:
+                syntax_tree(source)
+            except SystemError as error:
+                failures.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=parse_among_garbage) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 
-__all__ = ["python_source", "blank_magics", "code_sources", "parse", "imported_modules",
-           "bound_names", "defined_functions"]
+__all__ = ["python_source", "blank_magics", "code_sources", "syntax_tree", "parse",
+           "imported_modules", "bound_names", "defined_functions"]
 
 # Cell magics whose body is Python; any other (%%bash, %%html) makes the cell not Python.
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
@@ -69,10 +70,32 @@ def code_sources(document: dict) -> list[str]:
     return sources
 
 
+# CPython 3.11 keeps the AST constructor's recursion depth per interpreter, not per
+# thread: when the garbage collector runs a finalizer in the middle of ast.parse and
+# another thread parses meanwhile, both fail with "SystemError: AST constructor
+# recursion depth mismatch" (python/cpython#106905). `labtools grade` reads
+# submissions in threads, so every parse in labtools.grading goes through this lock.
+_PARSE_LOCK = threading.Lock()
+
+
+def syntax_tree(source: str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse(source, filename)``, safe to call from several threads at once.
+
+    Raises what :func:`ast.parse` raises (SyntaxError, ValueError, RecursionError).
+
+    Examples
+    --------
+    >>> type(syntax_tree("x = 1").body[0]).__name__
+    'Assign'
+    """
+    with _PARSE_LOCK:
+        return ast.parse(source, filename=filename)
+
+
 def parse(source: str) -> ast.Module | None:
     """The syntax tree of one cell, or None when it is not valid Python."""
     try:
-        return ast.parse(blank_magics(source))
+        return syntax_tree(blank_magics(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 

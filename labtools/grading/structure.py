@@ -68,7 +68,7 @@ import re
 from dataclasses import dataclass, field
 
 from labtools.errors import AssignmentError
-from labtools.grading.code import python_source
+from labtools.grading.code import python_source, syntax_tree
 
 __all__ = ["check_structure", "ALIASES", "LOOP_CALLS"]
 
@@ -321,7 +321,7 @@ class _Notebook:
         if python is None:
             return None
         try:
-            return ast.parse(python)
+            return syntax_tree(python)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
             line = getattr(err, "lineno", None) or 1
             self.problems.append(f"{self.labels[cell]} has a syntax error at line {line} "

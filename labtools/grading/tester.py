@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labtools.grading.code import blank_magics
+from labtools.grading.code import blank_magics, syntax_tree
 from labtools.grading.compare import compare, describe
 from labtools.grading.student import Limits, SandboxFailure, StudentProcess
 from labtools.grading.stubs import TesterNamespace
@@ -215,7 +215,7 @@ def _run_assert(test, namespace, maximum: float) -> tuple[float, str]:
     """nbgrader's rule: full points when it runs without raising; a number as the value of
     its last expression is partial credit (capped at the test's points)."""
     try:
-        tree = ast.parse(blank_magics(test.source), filename=test.name)
+        tree = syntax_tree(blank_magics(test.source), test.name)
     except SyntaxError as err:
         return 0.0, f"the test itself has a syntax error: {err}"
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
@@ -266,7 +266,7 @@ def _run_doctest(test, namespace) -> tuple[bool, str]:
     """otter's OK-format rule: each top-level statement is a doctest example; the expected
     output belongs to the last one (earlier ones must print nothing)."""
     try:
-        tree = ast.parse(blank_magics(test.source), filename=test.name)
+        tree = syntax_tree(blank_magics(test.source), test.name)
     except SyntaxError as err:
         return False, f"the test itself has a syntax error: {err}"
     lines = test.source.splitlines()

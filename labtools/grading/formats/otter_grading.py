@@ -24,6 +24,7 @@ import copy
 import re
 
 from labtools.errors import AssignmentError
+from labtools.grading.code import syntax_tree
 from labtools.grading.formats import otter_student as rules
 from labtools.grading.model import ManualAnswer, Question, Step, Test
 
@@ -53,7 +54,7 @@ def read_test_case(cell: dict, where: str, question: str) -> dict:
     """
     lines = rules.lines_of(cell)
     try:
-        ast.parse(rules.join(lines))
+        syntax_tree(rules.join(lines))
     except SyntaxError as err:
         raise AssignmentError(f"{where} (question {question}): the test is not valid Python "
                               f"({err.msg}, line {err.lineno})") from None
@@ -150,7 +151,7 @@ def _test(question: str, index: int, case: dict, points: float, config: dict) ->
     source = case["source"]
     mode, expected = "output", case["output"]
     if not ok_format(config):  # exception-based: otter calls the function with globals
-        body = ast.parse(source).body
+        body = syntax_tree(source).body
         if len(body) > 2 or not body or not isinstance(body[0], ast.FunctionDef):
             raise AssignmentError(f"{case['where']} (question {question}): an exception-based "
                                   "test is one function definition (and maybe its call)")
@@ -204,7 +205,7 @@ def otter_test_file(q: dict, config: dict, hidden: bool) -> dict | str:
 
 
 def _exception_case(case: dict) -> str:
-    fn = ast.parse(case["source"]).body[0]
+    fn = syntax_tree(case["source"]).body[0]
     args = f"points={case['points']}, hidden={case['hidden']}"
     for key in ("success_message", "failure_message"):
         if case[key] is not None:
@@ -296,7 +297,7 @@ def otter_calls(source: str, names: set | None = None) -> list[tuple[str | None,
     names = {"grader"} if names is None else names
     lines = source.split("\n")
     try:  # IPython magics and shell lines parse as `pass` (they are not otter calls)
-        tree = ast.parse("\n".join(re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in lines))
+        tree = syntax_tree("\n".join(re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in lines))
     except SyntaxError:
         return [(source, [])]  # runs as is, and fails as it would in otter
     if source.lstrip().startswith("%%"):

@@ -28,6 +28,7 @@ import re
 import yaml
 
 from labtools.errors import AssignmentError
+from labtools.grading.code import syntax_tree
 
 __all__ = [
     "unfence", "replace_solutions", "remove_ignored_lines", "replace_plugins", "init_cells",
@@ -380,7 +381,7 @@ def doctest_body(test_source: str, output: str) -> str:
     >>> doctest_body("# HIDDEN comments go\\nsquare(2) == 4", "True")
     '>>> square(2) == 4\\nTrue'
     """
-    code = ast.unparse(_AnnotationRemover().visit(ast.parse(test_source)))
+    code = ast.unparse(_AnnotationRemover().visit(syntax_tree(test_source)))
     lines: list[str] = []
     for line in code.split("\n"):
         if not line:
