@@ -228,9 +228,13 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
     whole = make_model("unet", 2, 1, 5, channels=(4, 8), dropout=0.2)
     full = fit(whole, train, val, out=tmp_path / "whole", **options)
 
+    class InterruptAfterTwo:  # an interruption: the run (and its schedule) planned 4 epochs
+        def on_epoch_end(self, record, history):
+            return record["epoch"] == 2
+
     torch.manual_seed(0)
     first = make_model("unet", 2, 1, 5, channels=(4, 8), dropout=0.2)
-    fit(first, train, val, out=tmp_path / "parts", **{**options, "epochs": 2})
+    fit(first, train, val, out=tmp_path / "parts", callbacks=[InterruptAfterTwo()], **options)
     torch.manual_seed(123)  # a different global state: resume must bring back the saved one
     second = make_model("unet", 2, 1, 5, channels=(4, 8), dropout=0.2)
     resumed = fit(second, train, val, out=tmp_path / "parts", resume=True, **options)
@@ -351,8 +355,9 @@ def test_patience_without_validation_data_is_refused(tmp_path):
 
 
 def test_resume_uses_the_learning_rate_given_now(tmp_path):
-    fit(tiny(), phantoms(1), out=tmp_path, **FAST)
-    history = fit(tiny(), phantoms(1), out=tmp_path, resume=True, lr=5e-4, **{**FAST, "epochs": 3})
+    fit(tiny(), phantoms(1), out=tmp_path, schedule="constant", **FAST)
+    history = fit(tiny(), phantoms(1), out=tmp_path, resume=True, lr=5e-4, schedule="constant",
+                  **{**FAST, "epochs": 3})
     assert [r["lr"] for r in history] == [1e-3, 1e-3, 5e-4]
 
 

@@ -15,6 +15,7 @@ import torch
 
 from labtools.errors import InvalidImageError, ShapeMismatchError, TrainingError
 from labtools.io import Image
+from labtools.training.normalization import Normalization, normalize_intensity
 
 __all__ = ["UNLABELLED", "Case", "prepare_cases", "labels_from_scribbles", "normalize_intensity",
            "as_channels_first"]
@@ -57,25 +58,6 @@ def labels_from_scribbles(scribbles) -> np.ndarray:
     return scribbles.astype(np.int16) - 1
 
 
-def normalize_intensity(image: np.ndarray) -> np.ndarray:
-    """Per-channel z-score (zero mean, unit std), as float32; (C, *spatial) in and out.
-
-    Every image is normalised on its own, in training and in prediction, so a
-    model does not depend on a scanner's intensity scale.
-
-    Examples
-    --------
-    >>> z = normalize_intensity(np.array([[1.0, 2.0, 3.0]]))
-    >>> print(z.round(3))
-    [[-1.225  0.     1.225]]
-    """
-    image = np.asarray(image, dtype=np.float32)
-    axes = tuple(range(1, image.ndim))
-    mean = image.mean(axis=axes, keepdims=True)
-    std = image.std(axis=axes, keepdims=True)
-    return (image - mean) / np.maximum(std, 1e-8)
-
-
 def as_channels_first(image, spatial_dims: int) -> np.ndarray:
     """Image array with a leading channel axis: (C, *spatial) for an Image or an array."""
     if isinstance(image, Image):
@@ -91,7 +73,8 @@ def as_channels_first(image, spatial_dims: int) -> np.ndarray:
 
 
 def prepare_cases(pairs, *, n_classes: int, in_channels: int, spatial_dims: int,
-                  what: str = "training") -> list[Case]:
+                  what: str = "training", normalization: Normalization | None = None,
+                  extra_dims: int = 0) -> list[Case]:
     """Check (image, labels) pairs and return normalised tensors, or raise before any training.
 
     Parameters
@@ -104,6 +87,12 @@ def prepare_cases(pairs, *, n_classes: int, in_channels: int, spatial_dims: int,
         What the network expects.
     what : str
         Name of the set in error messages ("training", "validation").
+    normalization : Normalization, optional
+        Default: each image z-scored on its own.
+    extra_dims : {0, 1}
+        1 accepts volumes of one more dimension than the network's (a 2D
+        network validated on whole 3D volumes, slice by slice); such a volume
+        is normalised slice by slice along its last axis.
 
     Examples
     --------
@@ -115,16 +104,24 @@ def prepare_cases(pairs, *, n_classes: int, in_channels: int, spatial_dims: int,
     pairs = list(pairs) if pairs is not None else []
     if not pairs:
         raise TrainingError(f"the {what} set is empty: give at least one (image, labels) pair")
+    normalize = normalization or Normalization()
     cases = []
     for index, pair in enumerate(pairs):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TrainingError(f"{what} item {index} must be an (image, labels) pair, "
                                 f"got {type(pair).__name__}")
         name = f"{what} case {index}"
-        image = as_channels_first(pair[0], spatial_dims)
         labels = np.asarray(pair[1])
+        dims = spatial_dims + extra_dims if labels.ndim == spatial_dims + extra_dims else spatial_dims
+        image = as_channels_first(pair[0], dims)
         _check_pair(image, labels, name, n_classes, in_channels)
-        cases.append(Case(torch.from_numpy(normalize_intensity(image)),
+        if dims > spatial_dims:
+            # A volume for a 2D network: normalised slice by slice, as the network saw its
+            # training slices and as `segment` will see them (the volume's statistics differ).
+            normalized = np.stack([normalize(image[..., k]) for k in range(image.shape[-1])], axis=-1)
+        else:
+            normalized = normalize(image)
+        cases.append(Case(torch.from_numpy(normalized),
                           torch.from_numpy(labels.astype(np.int16)), name))
     return cases
 

@@ -23,7 +23,9 @@ from labtools.training.callbacks import call, default_callbacks
 from labtools.training.data import UNLABELLED, prepare_cases
 from labtools.training.devices import DistributedContext, describe_device, seed_everything
 from labtools.training.history import History
+from labtools.training.normalization import Normalization
 from labtools.training.sampling import PatchSampler, default_patch_size
+from labtools.training.schedule import learning_rate
 from labtools.training.validation import validate
 
 __all__ = ["fit", "LOSSES"]
@@ -33,9 +35,11 @@ LOSSES = {"dice_ce": losses.dice_ce_loss, "cross_entropy": losses.cross_entropy,
 
 def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_epoch: int = 50,
         batch_size: int = 8, patch_size=None, fg_ratio: float = 0.5, lr: float = 1e-3,
-        weight_decay: float = 1e-5, augment: bool = True, max_time: float | None = None,
-        patience: int | None = None, seed: int = 0, device="auto", amp: bool = True,
-        compile: bool = False, out=None, resume=False, live="auto", callbacks=()) -> History:
+        weight_decay: float = 1e-5, schedule: str | None = "cosine", augment=True,
+        in_plane: bool = False, normalization: Normalization | None = None,
+        max_time: float | None = None, patience: int | None = None, seed: int = 0, device="auto",
+        amp: bool = True, compile: bool = False, out=None, resume=False, live="auto", callbacks=(),
+        plan=None) -> History:
     """Train a segmentation network on (image, labels) pairs; returns the per-epoch history.
 
     Parameters
@@ -48,7 +52,8 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
         indices 0..K-1, and ``UNLABELLED`` (-1) for voxels without a label
         (scribbles: see :func:`~labtools.training.labels_from_scribbles`),
         which get no loss and no gradient. Checked before training starts.
-        Validation runs on whole volumes after every epoch.
+        Validation runs on whole volumes after every epoch; a 2D network may
+        be validated on 3D volumes (slice by slice along the last axis).
     loss : {"dice_ce", "cross_entropy", "dice"} or callable
         A :mod:`labtools.losses` function by name, or ``loss(logits, labels)``.
     epochs, steps_per_epoch : int
@@ -59,9 +64,19 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
         2D / 96 in 3D, a multiple of what the network needs), and the share of
         patches centred on a foreground voxel.
     lr, weight_decay : float
-        AdamW's parameters.
-    augment : bool
-        MONAI random flips, intensity scale/shift and noise.
+        AdamW's peak learning rate and weight decay.
+    schedule : {"cosine", "poly", "constant"} or None
+        Learning rate over training (:func:`~labtools.training.schedule.learning_rate`):
+        fitted to ``epochs * steps_per_epoch`` steps, or with `max_time` to
+        the time budget, so it reaches its final rate as training ends.
+    augment : bool or sequence of str
+        MONAI transforms by name (``labtools.training.sampling.AUGMENTATIONS``);
+        True for the default set, False for none.
+    in_plane : bool
+        Rotate 3D patches about the last axis only (thick slices).
+    normalization : Normalization, optional
+        Intensity normalisation (default: z-score per image); recorded in the
+        checkpoints so that prediction repeats it.
     max_time : float, optional
         Seconds for this call. The last epoch is cut short (fewer steps) so
         that its validation and checkpoint still fit in the budget.
@@ -85,6 +100,9 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
         Progress display; "auto" chooses the notebook inside Jupyter.
     callbacks : sequence
         More callbacks (see :mod:`labtools.training.callbacks`).
+    plan : dict, optional
+        The :class:`~labtools.training.planning.Plan` these options came from
+        (``Plan.to_dict()``), recorded in the checkpoints.
 
     Returns
     -------
@@ -108,14 +126,17 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     device, is_main = context.device, context.is_main
     seed_everything(seed + context.rank)
     dims, in_channels, n_classes = _model_io(model)
+    normalization = normalization or Normalization()
     train_cases = prepare_cases(train, n_classes=n_classes, in_channels=in_channels,
-                                spatial_dims=dims, what="training")
-    val_cases = [] if val is None else prepare_cases(val, n_classes=n_classes, in_channels=in_channels,
-                                                     spatial_dims=dims, what="validation")
+                                spatial_dims=dims, what="training", normalization=normalization)
+    val_cases = [] if val is None else prepare_cases(
+        val, n_classes=n_classes, in_channels=in_channels, spatial_dims=dims, what="validation",
+        normalization=normalization, extra_dims=1 if dims == 2 else 0)
+    learning_rate(schedule, lr, 0.0)  # an unknown schedule fails here, before any work
     patch_size = _check_patch(patch_size or default_patch_size(train_cases, size_divisor(model), dims),
                               dims, size_divisor(model))
     sampler = PatchSampler(train_cases, patch_size, batch_size, fg_ratio=fg_ratio, augment=augment,
-                           seed=seed, rank=context.rank, device=device)
+                           seed=seed, rank=context.rank, device=device, in_plane=in_plane)
     if _fits_on(device, train_cases + val_cases):
         # Cache the volumes on the GPU: neither a step nor a validation copies from the host.
         sampler.to(device)
@@ -143,7 +164,10 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
                             f"{start_epoch} epochs to continue it")
     config = {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "batch_size": batch_size,
               "patch_size": list(patch_size), "fg_ratio": fg_ratio, "lr": lr, "loss": str(loss),
-              "seed": seed, "augment": augment, "sparse": sampler.sparse, "world_size": context.world_size}
+              "seed": seed, "augment": augment if isinstance(augment, bool) else list(augment),
+              "schedule": schedule, "weight_decay": weight_decay,
+              "normalization": normalization.to_dict(), "sparse": sampler.sparse,
+              "world_size": context.world_size, **({"plan": plan} if plan else {})}
 
     use_amp = amp and device.type == "cuda"   # bf16 keeps float32's range: no loss scaling needed
     cudnn_benchmark = torch.backends.cudnn.benchmark  # restored at the end: it is process-wide
@@ -163,14 +187,23 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     previous_time = history[-1]["time"] if len(history) else 0.0
     started, reason = time.perf_counter(), f"reached {epochs} epoch{'s' * (epochs != 1)}"
     budget, finished = _TimeBudget(max_time, started), False
+    total_steps = epochs * steps_per_epoch
     try:
         for epoch in range(start_epoch + 1, epochs + 1):
             epoch_start = time.perf_counter()
             network.train()
             loss_sum, steps_done = torch.zeros((), device=device), 0
             for _ in range(steps_per_epoch):
-                if steps_done and context.world_size == 1 and budget.no_time_for_a_step():
-                    break  # end this epoch early, leaving time to validate and save it
+                if steps_done and context.world_size == 1:
+                    budget.step_seconds = (time.perf_counter() - epoch_start) / steps_done
+                    if budget.no_time_for_a_step():
+                        break  # end this epoch early, leaving time to validate and save it
+                # Several processes must agree on the rate: they follow the steps, not their clocks.
+                progress = (budget.progress(step, total_steps) if context.world_size == 1
+                            else step / total_steps)
+                rate = learning_rate(schedule, lr, progress)
+                for group in optimizer.param_groups:
+                    group["lr"] = rate
                 images, labels = sampler.batch(step)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     logits = network(images)
@@ -313,8 +346,10 @@ class _TimeBudget:
     def __init__(self, max_time, started: float):
         self.max_time, self.started = max_time, started
         # Measured as training goes: one step, and what follows the steps of an epoch
-        # (validation, checkpoint, callbacks).
-        self.step_seconds = self.tail_seconds = 0.0
+        # (validation, checkpoint, callbacks). Until the first epoch's end is measured, a
+        # tenth of the budget is kept for it, so that even the first validation fits.
+        self.step_seconds = 0.0
+        self.tail_seconds = 0.1 * max_time / 1.5 if max_time else 0.0
 
     def no_time_for_a_step(self) -> bool:
         if self.max_time is None:
@@ -322,6 +357,14 @@ class _TimeBudget:
         # 1.5 x the last epoch's end: validation time varies when other programs share the CPU.
         needed = self.step_seconds + 1.5 * self.tail_seconds
         return time.perf_counter() - self.started + needed > self.max_time
+
+    def progress(self, step: int, total_steps: int) -> float:
+        """Share of training done: of the steps, or with a budget of the time left for steps."""
+        if self.max_time is None:
+            return step / total_steps
+        # The time for steps ends where the last epoch's validation and checkpoint must begin.
+        for_steps = self.max_time - self.step_seconds - 1.5 * self.tail_seconds
+        return (time.perf_counter() - self.started) / max(for_steps, 1e-9)
 
     def reason(self) -> str:
         return f"time budget of {self.max_time:g} s reached after {time.perf_counter() - self.started:.0f} s"

@@ -10,7 +10,7 @@ import torch
 from labtools import metrics
 from labtools.training.data import UNLABELLED, Case
 
-__all__ = ["sliding_window_logits", "validate"]
+__all__ = ["sliding_window_logits", "volume_logits", "validate"]
 
 
 def sliding_window_logits(model, image: torch.Tensor, patch_size, *, batch_size: int = 4,
@@ -39,10 +39,32 @@ def sliding_window_logits(model, image: torch.Tensor, patch_size, *, batch_size:
     return torch.as_tensor(logits).float()
 
 
+def volume_logits(model, image: torch.Tensor, patch_size, *, batch_size: int = 4,
+                  amp: bool = True) -> torch.Tensor:
+    """Logits (1, K, *spatial) of a whole image (1, C, *spatial); a 2D network on a 3D
+    image (one more spatial axis than the patch) goes slice by slice along the last axis.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from labtools.models import make_model
+    >>> net = make_model("tiny_unet", 2, 1, 3, channels=(4, 8))
+    >>> volume_logits(net, torch.zeros(1, 1, 20, 24, 5), (16, 16)).shape
+    torch.Size([1, 3, 20, 24, 5])
+    """
+    if image.ndim == len(patch_size) + 2:
+        return sliding_window_logits(model, image, patch_size, batch_size=batch_size, amp=amp)
+    slices = image[0].movedim(-1, 0)  # (D, C, *plane): the slices as one batch
+    logits = sliding_window_logits(model, slices, patch_size, batch_size=batch_size, amp=amp)
+    return logits.movedim(0, -1)[None]
+
+
 def validate(model, cases: list[Case], patch_size, *, loss_fn, n_classes: int, device,
              batch_size: int = 4, amp: bool = True) -> dict:
     """Mean loss and Dice per class over `cases` (whole volumes), as one history record's fields.
 
+    A case may have one more spatial axis than the network (a 2D network is
+    validated on whole volumes, slice by slice: :func:`volume_logits`).
     Dice is :func:`labtools.metrics.dice` of the argmax prediction per class
     and case, over labelled voxels; a class absent from both prediction and
     reference of a case (NaN by the empty-mask convention) is left out of
@@ -53,7 +75,7 @@ def validate(model, cases: list[Case], patch_size, *, loss_fn, n_classes: int, d
     losses, dice = [], [[] for _ in range(n_classes)]
     for case in cases:
         image = case.image[None].to(device)
-        logits = sliding_window_logits(model, image, patch_size, batch_size=batch_size, amp=amp)
+        logits = volume_logits(model, image, patch_size, batch_size=batch_size, amp=amp)
         labels = case.labels[None].to(device).long()
         losses.append(float(loss_fn(logits, labels)))
         prediction = logits.argmax(1)[0].cpu().numpy()
