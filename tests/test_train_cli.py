@@ -42,6 +42,21 @@ def test_acceptance_phantom_2d_reaches_dice_085_within_60_seconds(tmp_path):
     assert time.perf_counter() - started < 120  # 60 s of training plus start-up and data
 
 
+@pytest.mark.slow
+def test_acceptance_mni152_2d_reaches_tissue_dice_080_within_120_seconds(tmp_path):
+    # Real MRI (the MNI152 template at 2 mm): the left hemisphere's axial slices train, the whole
+    # right hemisphere validates; val_dice is the mean Dice of CSF, grey and white matter.
+    out = tmp_path / "run"
+    result = subprocess.run(labtools_command("train", "--data", "mni152", "--dims", "2",
+                                             "--max-time", "120", "--out", str(out), "--quiet"),
+                            capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stderr
+    history = History.from_csv(out / "history.csv")
+    assert 120 - (history[-1]["time"] - history[-2]["time"]) <= history[-1]["time"] <= 120
+    assert max(history.column("val_dice")) >= 0.80, history.column("val_dice")
+    assert "zscore_body" in result.stdout  # the plan was printed and followed
+
+
 def test_kill_9_then_resume_continues_from_the_last_checkpoint(tmp_path):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     subprocess.run(labtools_command("train", *SMALL, "--epochs", "6", "--out", str(whole)),

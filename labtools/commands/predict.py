@@ -28,7 +28,7 @@ def run(args) -> int:
     from labtools import io
     from labtools.commands.classify import output_name
     from labtools.errors import InvalidImageError, LabtoolsError
-    from labtools.training.predict import load_model, segment
+    from labtools.training.predict import inference_options, load_model, segment
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -40,8 +40,7 @@ def run(args) -> int:
     for source in bar:
         try:
             image = io.load(source)
-            labels = segment(model, image, patch_size=config["patch_size"],
-                             batch_size=config.get("batch_size", 4))
+            labels = segment(model, image, **inference_options(config))
             io.save(image.with_array(labels, channel_axis=None), out / output_name(source))
         except LabtoolsError as err:
             failed.append(source)

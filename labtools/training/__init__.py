@@ -1,7 +1,8 @@
 """Training segmentation networks: :func:`fit`, its live curves, checkpoints and data handling.
 
-``fit`` is one explicit loop (``labtools/training/loop.py``); ``fit_iter``
-yields its per-epoch records for GUIs. Every run writes ``history.csv``,
+``plan`` reads a dataset and chooses how to train on it (nnU-Net's rules,
+``labtools/training/planning.py``); ``fit`` is one explicit loop
+(``labtools/training/loop.py``); ``fit_iter`` yields its per-epoch records for GUIs. Every run writes ``history.csv``,
 ``curves.png``, ``last.pt`` and ``best.pt`` into its output folder.
 
 Examples
@@ -19,6 +20,7 @@ from labtools.training.history import History
 from labtools.training.iterate import fit_iter
 from labtools.training.live import LiveCurves
 from labtools.training.loop import LOSSES, fit
+from labtools.training.planning import Plan, load_plan, plan
 from labtools.training.predict import load_model, predict, segment
 from labtools.training.sparse import training_pair_from_session
 from labtools.training.split import split_one_image
@@ -27,5 +29,5 @@ __all__ = [
     "fit", "fit_iter", "History", "LOSSES", "UNLABELLED", "labels_from_scribbles", "normalize_intensity",
     "training_pair_from_session", "split_one_image", "predict", "segment", "load_model", "load_checkpoint", "seed_everything",
     "select_device", "describe_device", "Callback", "CSVLogger", "CurvesFile", "NotebookCurves", "TerminalProgress",
-    "LiveCurves",
+    "LiveCurves", "plan", "Plan", "load_plan",
 ]

@@ -26,6 +26,8 @@ class TrainingData:
     in_channels: int = 1
     description: str = ""
     notes: list[str] = field(default_factory=list)
+    spacings: list | None = None    # voxel sizes of the training pairs (mm), when the pairs are arrays
+    modality: str | None = None     # what the dataset says ("MRI", "CT", a Decathlon modality)
 
     @property
     def n_classes(self) -> int:
@@ -91,7 +93,7 @@ def _phantom(dims: int) -> TrainingData:
     n_train, n_val = (16, 4) if dims == 2 else (6, 2)
     train = [phantom(shape, n_lesions=2, seed=s) for s in range(n_train)]
     val = [phantom(shape, n_lesions=2, seed=1000 + s) for s in range(n_val)]
-    return TrainingData(train, val, dict(PHANTOM_CLASSES), description=f"phantom {shape}")
+    return TrainingData(train, val, dict(PHANTOM_CLASSES), description=f"phantom {shape}", modality="other")
 
 
 def _mni152(dims: int) -> TrainingData:
@@ -106,9 +108,12 @@ def _mni152(dims: int) -> TrainingData:
     right = (image.array[middle:], labels[middle:])
     note = "MNI152 is one (average) brain: training on its left half, validating on its right half"
     if dims == 3:
-        return TrainingData([left], [right], classes, description="MNI152 2 mm", notes=[note])
-    return TrainingData(slices_2d(*left), slices_2d(*right), classes,
-                        description="MNI152 2 mm, axial slices", notes=[note])
+        return TrainingData([left], [right], classes, description="MNI152 2 mm", notes=[note],
+                            spacings=[image.spacing], modality="MRI")
+    slices = slices_2d(*left)
+    # A 2D network is validated on the whole right half, slice by slice: Dice of the volume.
+    return TrainingData(slices, [right], classes, description="MNI152 2 mm, axial slices", notes=[note],
+                        spacings=[image.spacing[:2]] * len(slices), modality="MRI")
 
 
 def _split(cases: list, val_fraction: float) -> tuple[list, list]:
@@ -120,10 +125,25 @@ def _split(cases: list, val_fraction: float) -> tuple[list, list]:
     return train, val
 
 
-def _as_dims(pairs: list, dims: int) -> list:
+def _as_dims(pairs: list, dims: int) -> tuple[list, list]:
+    """The pairs for a `dims`-D network (3D volumes, or their labelled slices), and their spacings."""
     if dims == 3:
-        return pairs
-    return [pair for image, labels in pairs for pair in slices_2d(image, labels)]
+        return pairs, [_spacing(image, 3) for image, _ in pairs]
+    slices, spacings = [], []
+    for image, labels in pairs:
+        if np.ndim(labels) == 2:  # already 2D
+            slices.append((image, labels))
+            spacings.append(_spacing(image, 2)[-2:])
+            continue
+        these = slices_2d(image, labels)
+        slices += these
+        spacings += [_spacing(image, 3)[:2]] * len(these)
+    return slices, spacings
+
+
+def _spacing(image, dims: int) -> tuple:
+    spacing = getattr(image, "spacing", None)
+    return tuple(spacing) if spacing is not None else (1.0,) * dims
 
 
 def _decathlon(path: str, dims: int, val_fraction: float) -> TrainingData:
@@ -132,11 +152,12 @@ def _decathlon(path: str, dims: int, val_fraction: float) -> TrainingData:
     folder = Path(path)
     task = decathlon(folder.name, folder.parent) if (folder / "dataset.json").is_file() else decathlon(path)
     train_cases, val_cases = _split(list(range(len(task))), val_fraction)
-    train = _as_dims([task[i] for i in train_cases], dims)
-    val = _as_dims([task[i] for i in val_cases], dims)
+    train, spacings = _as_dims([task[i] for i in train_cases], dims)
+    val = [task[i] for i in val_cases]  # whole volumes: a 2D network validates slice by slice
     channels = max(len(task.modality), 1)
     return TrainingData(train, val, dict(task.labels), in_channels=channels,
-                        description=f"{task.name} ({len(task)} cases)")
+                        description=f"{task.name} ({len(task)} cases)", spacings=spacings,
+                        modality=" ".join(task.modality.values()) or None)
 
 
 def _folder(folder: Path, dims: int, val_fraction: float) -> TrainingData:
@@ -167,7 +188,8 @@ def _folder(folder: Path, dims: int, val_fraction: float) -> TrainingData:
             "(e.g. a 0/255 mask: labels // 255)")
     train, val = _split(loaded, val_fraction)
     notes = [f"{len(lonely_images)} images without labels skipped"] if lonely_images else []
-    return TrainingData(_as_dims(train, dims), _as_dims(val, dims),
+    train, spacings = _as_dims(train, dims)
+    return TrainingData(train, val,
                         {k: str(k) for k in range(max(classes) + 1)},
                         in_channels=loaded[0][0].n_channels, description=f"{folder} ({len(pairs)} cases)",
-                        notes=notes)
+                        notes=notes, spacings=spacings)
