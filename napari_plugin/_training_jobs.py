@@ -23,23 +23,24 @@ __all__ = ["TrainingJob", "train", "apply", "free_device_memory"]
 
 @dataclass
 class TrainingJob:
-    """What to train: the data (one image + labels, or a folder) and the options of :func:`fit`.
+    """What to train: the data (one image + labels, or a folder), the plan's overrides, and run options.
 
-    Exactly one of `folder` or (`image`, `labels`) is given. `options` go to
-    :func:`labtools.training.fit_iter` unchanged (epochs, steps_per_epoch,
-    batch_size, patch_size, lr, out, ...).
+    Exactly one of `folder` or (`image`, `labels`) is given. The network and
+    its training follow :func:`labtools.training.planning.plan` for the data;
+    `overrides` replace single choices of the plan (``batch_size``, ``lr``,
+    ``model``, ...); `options` go to :func:`labtools.training.fit_iter`
+    unchanged (``out``, ``max_time``).
     """
 
-    model: str
     dims: int
     options: dict
+    overrides: dict = field(default_factory=dict)
     image: io.Image | None = None
     labels: np.ndarray | None = None
     scribbles: bool = False
     axis: int = -1
     n_classes: int | None = None
     folder: str | None = None
-    channels: tuple[int, ...] | None = None
     seed: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -68,21 +69,32 @@ def train(job: TrainingJob):
     """
     import torch
 
-    from labtools.models import make_model
     from labtools.training import fit_iter
     from labtools.training.devices import describe_device, select_device
+    from labtools.training.planning import plan
+    from labtools.training.resample import resample_data
 
     model = records = None
     epochs_done = 0
     try:
         data = job.data()
+        device = select_device(job.options.get("device", "auto"))
+        chosen = plan(data, dims=job.dims, device=str(device), **job.overrides)
+        data, resampled = resample_data(data, chosen.spacing)
         torch.manual_seed(job.seed)  # the same seed, the same initial weights
-        model = make_model(job.model, job.dims, data.in_channels, data.n_classes, channels=job.channels)
-        device = describe_device(select_device(job.options.get("device", "auto")))
+        model = chosen.make_model(data.in_channels, data.n_classes)
+        out = Path(job.options["out"])
+        out.mkdir(parents=True, exist_ok=True)
+        chosen.save(out)
         info = {"train": len(data.train), "val": len(data.val), "classes": data.n_classes,
-                "notes": [*job.notes, *data.notes], "device": device}
+                "notes": [*job.notes, *data.notes, *([resampled] if resampled else [])],
+                "device": describe_device(device),
+                "plan": chosen.describe(), "epochs": chosen.epochs}
         if (yield "started", info) != "stop":  # Stop may come while the data are prepared
-            records = fit_iter(model, data.train, data.val or None, **job.options)
+            options = {**chosen.fit_options(max_time=job.options.get("max_time")), **job.options}
+            if not data.val:
+                options["patience"] = None  # early stopping watches a validation Dice
+            records = fit_iter(model, data.train, data.val or None, **options)
             for record in records:
                 epochs_done = record["epoch"]
                 if (yield "epoch", record) == "stop":
@@ -108,12 +120,12 @@ def apply(checkpoint: Path, image: io.Image, *, axis: int = -1, offset: int = 0)
     scribble classes 1..K. Returns ``("done", labels)`` or ``("failed", message)``.
     """
     from labtools.training import load_model, segment
+    from labtools.training.predict import inference_options
 
     model = None
     try:
         model, config = load_model(checkpoint, device="auto")
-        patch_size = config["patch_size"]
-        result = segment(model, image.array, patch_size=patch_size, axis=axis)
+        result = segment(model, image.array, axis=axis, **inference_options(config))
         return "done", (result.astype(np.int32) + offset)
     except LabtoolsError as err:
         return "failed", str(err)

@@ -18,10 +18,11 @@ import numpy as np
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
+from qtpy.QtGui import QFontDatabase
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
-                            QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                            QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from labtools.models import DEFAULT_CHANNELS, MODEL_NAMES
+from labtools.models import MODEL_NAMES
 from labtools.training.devices import describe_device, select_device
 
 from napari_plugin._layer_choice import refill_layer_choice
@@ -34,6 +35,7 @@ __all__ = ["TrainingDock", "PREDICTION_LAYER"]
 # Not "prediction": the labeling dock's pixel-classifier output may be open beside it.
 PREDICTION_LAYER = "network prediction"
 FROM_LAYERS, FROM_FOLDER = "image + labels layers", "a folder (images/, labels/)"
+PLAN = "plan"  # what a field shows when it keeps the plan's choice
 DIMS = {"2D (slices along the viewed axis)": 2, "3D": 3}
 
 
@@ -78,24 +80,36 @@ class TrainingDock(QWidget):
         folder_row.addWidget(self.folder)
         folder_row.addWidget(browse)
 
+        # Every training choice left at "plan" comes from labtools.training.plan (nnU-Net's rules,
+        # shown in the Plan box when training starts); a value typed here overrides that choice only.
         self.model_name = QComboBox()
-        self.model_name.addItems(MODEL_NAMES)
+        self.model_name.addItems([PLAN, *MODEL_NAMES])
         self.channels = QLineEdit()
+        self.channels.setPlaceholderText(PLAN)
         self.dims = QComboBox()
         self.dims.addItems(DIMS)
         self.n_classes = QSpinBox()
         self.n_classes.setRange(2, 255)
         self.n_classes.setToolTip("network outputs; set from the labels layer, change it if a class is missing")
-        self.epochs = _spin(1, 10_000, 20)
-        self.steps = _spin(1, 100_000, 20)
-        self.batch_size = _spin(1, 1024, 8)
+        self.epochs = _spin(0, 10_000, 0, special=PLAN)
+        self.steps = _spin(0, 100_000, 0, special=PLAN)
+        self.batch_size = _spin(0, 1024, 0, special=PLAN)
+        self.max_time = _spin(0, 7 * 24 * 3600, 0, special="no limit")
+        self.max_time.setSuffix(" s")
+        self.max_time.setToolTip("a time budget: the learning-rate schedule is fitted to it")
         self.patch_size = QLineEdit()
-        self.patch_size.setPlaceholderText("auto: image size, at most 128 (2D) / 96 (3D)")
+        self.patch_size.setPlaceholderText(PLAN)
         self.lr = QDoubleSpinBox()
         self.lr.setDecimals(5)
-        self.lr.setRange(1e-5, 1.0)
+        self.lr.setRange(0.0, 1.0)
         self.lr.setSingleStep(1e-4)
-        self.lr.setValue(1e-3)
+        self.lr.setSpecialValueText(PLAN)
+        self.lr.setValue(0.0)
+        self.plan_text = QPlainTextEdit()
+        self.plan_text.setReadOnly(True)
+        self.plan_text.setPlaceholderText("The plan (each choice and why) appears when training starts.")
+        self.plan_text.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        self.plan_text.setMaximumHeight(120)
         self.out = QLineEdit()
         self.out.setPlaceholderText(f"new folder in {runs_root()}")
         self.device = QLabel(f"Device: {describe_device(select_device('auto'))}")
@@ -115,6 +129,7 @@ class TrainingDock(QWidget):
         form.addRow("Batch size", self.batch_size)
         form.addRow("Patch size", self.patch_size)
         form.addRow("Learning rate", self.lr)
+        form.addRow("Time budget", self.max_time)
         form.addRow("Output folder", self.out)
 
         self.train_button = QPushButton("Train")
@@ -131,6 +146,8 @@ class TrainingDock(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.device)
+        layout.addWidget(QLabel("Plan"))
+        layout.addWidget(self.plan_text)
         layout.addLayout(buttons)
         layout.addWidget(self.plot)
         layout.addWidget(self.status)
@@ -140,19 +157,14 @@ class TrainingDock(QWidget):
         self.source.currentIndexChanged.connect(self._update_enabled)
         self.labels_choice.currentIndexChanged.connect(self._guess_classes)
         self.scribbles.toggled.connect(self._guess_classes)
-        self.model_name.currentTextChanged.connect(self._show_default_channels)
         self.train_button.clicked.connect(self.start_training)
         self.stop_button.clicked.connect(self.stop_training)
         self.apply_button.clicked.connect(self.apply_to_image)
-        self._show_default_channels(self.model_name.currentText())
 
     def _browse(self, line: QLineEdit) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Training folder", line.text())
         if folder:
             line.setText(folder)
-
-    def _show_default_channels(self, name: str) -> None:
-        self.channels.setPlaceholderText("default " + ",".join(map(str, DEFAULT_CHANNELS[name])))
 
     def _refresh_layers(self, event=None) -> None:
         """Offer the viewer's Image and Labels layers, keeping the current choices."""
@@ -216,13 +228,17 @@ class TrainingDock(QWidget):
         if given and (Path(given) / "last.pt").exists():  # fit would refuse it; say it in dock terms
             raise ValueError(f"{given} already holds a training run; choose another output folder, "
                              "or leave the field empty for a new one")
-        options = {"epochs": self.epochs.value(), "steps_per_epoch": self.steps.value(),
-                   "batch_size": self.batch_size.value(), "lr": self.lr.value(),
-                   "patch_size": _ints(self.patch_size.text(), "patch size"),
-                   "out": self.out.text().strip() or tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"),
+        options = {"out": self.out.text().strip() or tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"),
                                                                       dir=runs_root())}
-        common = {"model": self.model_name.currentText(), "dims": DIMS[self.dims.currentText()],
-                  "channels": _ints(self.channels.text(), "channels"), "options": options}
+        if self.max_time.value():
+            options["max_time"] = float(self.max_time.value())
+        # 0 (shown as "plan") and empty fields leave the plan's choice.
+        given = {"epochs": self.epochs.value(), "steps_per_epoch": self.steps.value(),
+                 "batch_size": self.batch_size.value(), "lr": self.lr.value(),
+                 "patch_size": _ints(self.patch_size.text(), "patch size"),
+                 "channels": _ints(self.channels.text(), "channels"), "model": self.model_name.currentText()}
+        overrides = {name: value for name, value in given.items() if value and value != PLAN}
+        common = {"dims": DIMS[self.dims.currentText()], "options": options, "overrides": overrides}
         if self.source.currentText() == FROM_FOLDER:
             if not self.folder.text().strip():
                 raise ValueError("choose a folder with images/ and labels/ to train from")
@@ -252,13 +268,15 @@ class TrainingDock(QWidget):
         kind, payload = event
         if kind == "started":
             self.run_info = payload
+            self.plan_text.setPlainText(payload["plan"])
             notes = "; ".join(payload["notes"])
             self.status.setText(f"Training on {payload['device']}: {payload['train']} training and "
                                 f"{payload['val']} validation pairs, {payload['classes']} classes ({notes}).")
         elif kind == "epoch":
             self.history.append(payload)
             self.plot.add(payload)
-            text = f"Epoch {payload['epoch']}/{self.epochs.value()}: training loss {payload['train_loss']:.4f}"
+            text = (f"Epoch {payload['epoch']}/{self.run_info.get('epochs', '?')}: "
+                    f"training loss {payload['train_loss']:.4f}")
             if "val_dice" in payload:
                 text += f", validation loss {payload['val_loss']:.4f}, Dice {payload['val_dice']:.4f}"
             self.status.setText(text + f" ({payload['time']:.0f} s)")
@@ -325,9 +343,10 @@ def runs_root() -> Path:
     return root
 
 
-def _spin(low: int, high: int, value: int) -> QSpinBox:
+def _spin(low: int, high: int, value: int, special: str = "") -> QSpinBox:
     box = QSpinBox()
     box.setRange(low, high)
+    box.setSpecialValueText(special)  # shown instead of the minimum (0 = "plan")
     box.setValue(value)
     return box
 

@@ -44,6 +44,8 @@ from labtools import datasets, losses, metrics, models, widgets
 from labtools.errors import DatasetNotFoundError
 from labtools.training import (UNLABELLED, describe_device, fit, labels_from_scribbles, load_model,
                                predict, select_device)
+from labtools.training import plan
+from labtools.training.predict import inference_options
 from labtools.training.sources import load_source, slices_2d
 
 QUICK = os.environ.get("LABTOOLS_QUICK") == "1"
@@ -301,14 +303,47 @@ assert gradient[sparse == UNLABELLED].max() == 0.0
 # `training_pair_from_session(session)` from an interactive labeling session); see
 # "Training from scribbles" in `docs/training.md`.
 #
-# ## 4. Training
+# ## 4. A plan for this dataset
+#
+# How big should the patches be? How many images per batch, how deep a network, which
+# learning rate, how should the intensities be scaled? Tuning these by hand for every dataset is
+# slow and easy to get wrong. nnU-Net (Isensee et al., Nature Methods 2021) showed that a fixed
+# recipe plus a handful of rules that read the dataset does as well as expert tuning, on dozens
+# of tasks. The rules look at a **fingerprint** of the data: voxel spacings, image sizes,
+# intensities inside the labelled structures, the modality (CT intensities are Hounsfield units
+# and mean the same in every scan; MRI intensities do not), how often each class occurs.
+#
+# `labtools.training.plan` applies such rules and says why it chose each value. Read its output
+# below, then think about two of its rules:
+#
+# * **patch and batch from a budget**: a step may process only so many voxels (GPU memory, or on
+#   a CPU time). A 2D slice that fits is taken whole; otherwise patches shrink along their longest
+#   axis. The batch fills what is left. A bigger patch sees more context, a bigger batch gives a
+#   smoother gradient: the budget trades one against the other.
+# * **depth from the patch**: the network halves the grid until about 4 voxels are left per axis,
+#   so the deepest features see the whole patch.
+#
+# Every choice can be overridden (`plan(data, dims=2, batch_size=4)`); only that choice changes.
+# `labtools plan --data phantom` prints the same from the command line, and `labtools train`
+# follows the plan unless told otherwise.
+
+# %%
+device = select_device("auto")
+quick = dict(channels=(8, 16), epochs=3, steps_per_epoch=4, batch_size=4, patch_size=(64, 64)) if QUICK else {}
+chosen = plan(train, dims=2, device=str(device), **quick)
+print(chosen.describe())
+
+# %% [markdown]
+# ## 5. Training
 #
 # `labtools.training.fit` is one plain loop (read `labtools/training/loop.py`): each step draws a
-# batch of random patches (half of them centred on foreground, so the small lesions are seen),
-# augments them (flips, intensity changes, noise), computes the loss (Dice + cross-entropy, as
-# nnU-Net; Isensee et al. 2021) and takes an AdamW step. After every epoch it segments the whole
+# batch of random patches (some centred on foreground, so the small lesions are seen),
+# augments them (flips, rotations and scaling, intensity and contrast changes, noise, a bias
+# field, a simulated lower resolution: what differs between scanners), computes the loss (Dice +
+# cross-entropy, as nnU-Net) and takes an AdamW step; the learning rate warms up, then decays
+# along a cosine to the end of the time budget. After every epoch it segments the whole
 # validation images with a sliding window and records the Dice of every class; the best epoch is
-# saved as `best.pt`.
+# saved as `best.pt`, next to the plan.
 #
 # On a CUDA GPU the forward pass runs under bf16 autocast and the data stay in GPU memory
 # (lesson 00). The first output line of `fit` names the device. The live curves come from
@@ -316,18 +351,14 @@ assert gradient[sparse == UNLABELLED].max() == 0.0
 # each epoch (`fit`'s default `live="auto"` does the same in Jupyter).
 
 # %%
-device = select_device("auto")
 print("device:", describe_device(device), "| bf16 autocast:", device.type == "cuda")
 torch.manual_seed(SEED)
-net = models.make_model("tiny_unet", 2, in_channels=in_channels, out_channels=max(classes) + 1,
-                        channels=features)
+net = chosen.make_model(in_channels=in_channels, n_classes=max(classes) + 1)
 run = OUT / time.strftime("run-%Y%m%d-%H%M%S")       # a new folder per run: fit never overwrites one
-if QUICK:
-    budget = dict(epochs=3, steps_per_epoch=4, batch_size=4, patch_size=(64, 64))
-else:
-    budget = dict(epochs=60, steps_per_epoch=30, batch_size=8, max_time=240)
+seconds = None if QUICK else 180                     # a time budget: the schedule is fitted to it
 history = fit(net, train, val, out=run, device=device, seed=SEED, live=None,
-              callbacks=[widgets.live_curves()], **budget)
+              callbacks=[widgets.live_curves()], **chosen.fit_options(max_time=seconds))
+chosen.save(run)
 print(history)
 
 # %%
@@ -341,16 +372,17 @@ pd.DataFrame(list(history))[columns].set_index("epoch").tail(5)
 # (or more minutes) the same cell runs more epochs; `fit(..., resume=True, epochs=...)` continues a
 # run from its `last.pt`.
 #
-# ## 5. Evaluation
+# ## 6. Evaluation
 #
 # We reload the best checkpoint (`load_model` rebuilds the network from the description stored in
-# it), segment the validation images with `predict` (sliding window, the training patch size) and
+# it), segment the validation images with `predict` (sliding window, the training patch size, the
+# plan's normalisation: `inference_options(config)` gives what prediction must repeat) and
 # score each class with `labtools.metrics.evaluate`: Dice (overlap) and HD95 (the 95th percentile of
 # the boundary distances, in mm; lesson 03).
 
 # %%
 model, config = load_model(run / "best.pt", device=device)
-predictions = [predict(model, image, patch_size=config["patch_size"]) for image, _ in val]
+predictions = [predict(model, image, **inference_options(config)) for image, _ in val]
 rows = []
 for case, ((image, truth), prediction) in enumerate(zip(val, predictions)):
     scores = metrics.evaluate(prediction, truth, spacing=spacing, labels=sorted(k for k in classes if k))

@@ -105,6 +105,11 @@ def test_training_on_the_phantom_draws_every_epoch_and_applies(make_napari_viewe
         assert len(list(csv.DictReader(file))) == 5
     assert (tmp_path / "run" / "best.pt").is_file() and (tmp_path / "run" / "curves.png").is_file()
     assert dock.status.text().startswith("Finished after 5 epochs")
+    # The plan was shown when training started: the dock's entries as overrides, the rest planned.
+    shown = dock.plan_text.toPlainText()
+    assert "model           tiny_unet" in shown and "given" in shown
+    assert "normalization   zscore" in shown and "augment" in shown
+    assert (tmp_path / "run" / "plan.json").is_file()
 
     shot = _grab(dock)
     _save_png(shot, "training-dock.png")
@@ -244,8 +249,17 @@ def test_training_from_a_folder(make_napari_viewer, qtbot, tmp_path):
     dock.source.setCurrentText("a folder (images/, labels/)")
     assert dock.folder.isEnabled() and not dock.labels_choice.isEnabled()
     dock.folder.setText(str(tmp_path / "data"))
+    dock.lr.setValue(0)  # shown as "plan": the plan's learning rate
+    assert dock.lr.text() == "plan"
 
     _train(qtbot, dock)
+    from labtools.training import load_plan, plan
+    from labtools.training.sources import load_source
+
+    saved = load_plan(tmp_path / "folder-run")
+    expected = plan(load_source(str(tmp_path / "data"), 2), dims=2, device="cpu")
+    assert saved.lr == expected.lr and saved.reasons["lr"] == expected.reasons["lr"]
+    assert saved.batch_size == 8 and saved.reasons["batch_size"] == "given"
 
     assert [r["epoch"] for r in dock.history] == [1, 2]
     assert dock.run_info["classes"] == 5 and dock.run_info["val"] > 0  # one case validates
