@@ -129,7 +129,6 @@ def step_training(state: DemoState) -> list[str]:
         for name in ("last.pt", "best.pt", "history.csv", "curves.png", "plan.json"):
             (out / name).unlink(missing_ok=True)
     history = fit(model, train, val, **chosen.fit_options(max_time=15), device="cpu", out=out, live=None)
-    chosen.save(out)
     best = history.best("val_dice")
     features = "-".join(map(str, chosen.channels))
     lines = [f"training: TinyUNet ({features} features, patch {chosen.patch_size}, batch "

@@ -83,9 +83,6 @@ def train(job: TrainingJob):
         data, resampled = resample_data(data, chosen.spacing)
         torch.manual_seed(job.seed)  # the same seed, the same initial weights
         model = chosen.make_model(data.in_channels, data.n_classes)
-        out = Path(job.options["out"])
-        out.mkdir(parents=True, exist_ok=True)
-        chosen.save(out)
         info = {"train": len(data.train), "val": len(data.val), "classes": data.n_classes,
                 "notes": [*job.notes, *data.notes, *([resampled] if resampled else [])],
                 "device": describe_device(device),

@@ -358,7 +358,6 @@ run = OUT / time.strftime("run-%Y%m%d-%H%M%S")       # a new folder per run: fit
 seconds = None if QUICK else 180                     # a time budget: the schedule is fitted to it
 history = fit(net, train, val, out=run, device=device, seed=SEED, live=None,
               callbacks=[widgets.live_curves()], **chosen.fit_options(max_time=seconds))
-chosen.save(run)
 print(history)
 
 # %%

@@ -111,7 +111,6 @@ def run(args) -> int:
         print(f"the finished epochs are saved in {args.out}; to continue, run the same command "
               "with --resume", file=sys.stderr)
         raise
-    chosen.save(args.out)
     best = history.best("val_dice")
     if best is not None:
         print(f"best validation Dice {best['val_dice']:.4f} at epoch {best['epoch']}; "

@@ -102,7 +102,8 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
         More callbacks (see :mod:`labtools.training.callbacks`).
     plan : dict, optional
         The :class:`~labtools.training.planning.Plan` these options came from
-        (``Plan.to_dict()``), recorded in the checkpoints.
+        (``Plan.to_dict()``), recorded in the checkpoints and written to
+        ``out/plan.json``.
 
     Returns
     -------
@@ -147,6 +148,10 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
 
     # --- a new run, or the continuation of an interrupted one -----------------------------------
     out = _run_folder(out, resume)
+    if plan and is_main:  # next to the checkpoints, for people (the checkpoints record it too)
+        from labtools.training.planning import Plan
+
+        Plan.from_dict(plan).save(out)
     history, start_epoch, step, best = History(), 0, 0, -math.inf
     if resume:
         state = ckpt.load_checkpoint(out / "last.pt" if resume is True else resume)

@@ -139,6 +139,10 @@ class PatchSampler:
         else:
             self._pool = [np.flatnonzero((c.labels >= 1).numpy().ravel()) for c in self.cases]
         self._augment = make_augmentation(len(self.patch_size), names, in_plane=in_plane) if names else None
+        if self._augment is not None:
+            from monai.data import get_track_meta, set_track_meta
+
+            self._track_meta = (get_track_meta, set_track_meta)
 
     def to(self, device) -> "PatchSampler":
         """Keep the cached cases on `device` (a GPU when they fit: no copy per step)."""
@@ -174,8 +178,7 @@ class PatchSampler:
 
     def _augmented(self, images: torch.Tensor, labels: torch.Tensor, seed: int):
         batch, channels = images.shape[:2]
-        from monai.data import get_track_meta, set_track_meta
-
+        get_track_meta, set_track_meta = self._track_meta
         self._augment.set_random_state(seed=seed)
         tracking = get_track_meta()
         set_track_meta(False)  # plain tensors in and out: no metadata bookkeeping per transform
