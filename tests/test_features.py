@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from benchmarks._naive_features import naive_feature_stack
-from labtools.errors import InvalidImageError
+from labtools.errors import InvalidImageError, ParameterError
 from labtools.features import (
     DEFAULT_SIGMAS,
     FEATURES,
@@ -111,13 +111,13 @@ def test_bad_input_is_refused():
     image = smooth_image((10, 10))
     with pytest.raises(InvalidImageError, match="NaN"):
         feature_stack(np.where(image > 1, np.nan, image))
-    with pytest.raises(InvalidImageError, match="unknown features"):
+    with pytest.raises(ParameterError, match="unknown features"):
         feature_stack(image, features=("gaussian", "sobel"))
-    with pytest.raises(InvalidImageError, match="positive"):
+    with pytest.raises(ParameterError, match="positive"):
         feature_stack(image, sigmas=(0.0, 1.0))
     with pytest.raises(InvalidImageError, match="one slice per spatial axis"):
         feature_stack(image, roi=np.s_[3])
-    with pytest.raises(InvalidImageError, match="spacing"):
+    with pytest.raises(ParameterError, match="spacing"):
         feature_stack(image, spacing=(1.0, 1.0, 1.0))
     assert set(FEATURES) == {"gaussian", "log", "gradient", "dog", "structure", "hessian"}
 
@@ -128,7 +128,7 @@ def test_out_buffer_in_any_layout():
     result = feature_stack(image, out=np.moveaxis(voxel_major, -1, 0))
     np.testing.assert_array_equal(np.moveaxis(voxel_major, -1, 0), feature_stack(image))
     assert np.shares_memory(result, voxel_major)
-    with pytest.raises(InvalidImageError, match="out has shape"):
+    with pytest.raises(ParameterError, match="out has shape"):
         feature_stack(image, out=np.empty((3, 14, 12, 10), np.float32))
 
 
@@ -209,7 +209,7 @@ def test_pyramid_in_2d_with_spacing_has_the_channels_of_the_exact_bank():
     names = feature_names(2)
     assert np.corrcoef(exact[names.index("gaussian(3.5)")].ravel(),
                        fast[names.index("gaussian(3.5)")].ravel())[0, 1] > 0.97
-    with pytest.raises(InvalidImageError, match="method"):
+    with pytest.raises(ParameterError, match="method"):
         feature_stack(image, method="fast")
 
 
@@ -244,3 +244,29 @@ def test_float32_closed_form_eigenvalues_match_eigvalsh():
     scale = np.abs(expected).max(axis=1, keepdims=True)
     assert np.all(np.abs(ours - expected) <= 1e-3 * scale)
     assert ours.dtype == np.float32
+
+
+def test_a_feature_grid_computes_exactly_the_ticked_channels_of_the_full_bank():
+    from labtools.features import classifier_settings, feature_names, feature_stack
+
+    image = np.random.default_rng(4).random((20, 18, 12)).astype(np.float32)
+    sigmas = (0.3, 1.0, 3.5)
+    full = feature_stack(image, sigmas=sigmas)
+    names = feature_names(3, sigmas=sigmas)
+    grid = {"gaussian": (0.3, 3.5), "hessian": (1.0,), "gradient": (1.0, 3.5)}
+    ticked = feature_stack(image, sigmas=sigmas, features=grid)
+    ticked_names = feature_names(3, sigmas=sigmas, features=grid)
+    assert ticked_names == ["gaussian(0.3)", "hessian(1)[0]", "hessian(1)[1]", "hessian(1)[2]",
+                            "gradient(1)", "gaussian(3.5)", "gradient(3.5)"]  # by scale, then the grid's order
+    np.testing.assert_array_equal(ticked, full[[names.index(n) for n in ticked_names]])
+    roi = np.s_[3:9, :, 5:6]  # a region of a grid equals that part of the whole
+    np.testing.assert_array_equal(feature_stack(image, sigmas=sigmas, features=grid, roi=roi),
+                                  ticked[(slice(None), *roi)])
+    settings = classifier_settings(sigmas, grid, "mm")
+    assert settings["features"] == {"gaussian": (0.3, 3.5), "gradient": (1.0, 3.5), "hessian": (1.0,)}
+    every = classifier_settings(sigmas, {name: sigmas for name in ("gaussian", "dog")})
+    assert every["features"] == ("gaussian", "dog")  # a full grid is a plain list
+    with pytest.raises(ParameterError, match="not among sigmas"):
+        feature_stack(image, sigmas=sigmas, features={"gaussian": (2.0,)})
+    with pytest.raises(ParameterError, match="no filter"):
+        feature_stack(image, sigmas=sigmas, features={"hessian": (0.3,)})  # only smoothing below 0.5

@@ -28,6 +28,10 @@ the GIL), and ``roi=`` computes only a region plus the halo its kernels need.
 ``method="pyramid"`` goes further at a measured cost in exactness: large
 scales on coarse grids (:mod:`labtools.features.pyramid`).
 
+``features`` may also be a grid ``{filter: scales}`` (ilastik's feature dialog: a filter at only
+some scales); :mod:`~labtools.features.grid` holds what the napari dock and the notebook widget
+share to edit one.
+
 Modules: :mod:`~labtools.features.bank` (``feature_stack``),
 :mod:`~labtools.features.filters` (one scale), :mod:`~labtools.features.pyramid`
 (coarse grids), :mod:`~labtools.features.eigen` (closed-form eigenvalues).
@@ -44,7 +48,9 @@ from labtools.features.bank import (
     region_slices,
 )
 from labtools.features.eigen import eigenvalues_symmetric
-from labtools.features.filters import FEATURES, TRUNCATE
+from labtools.features.filters import FEATURES, TRUNCATE, check_features
+from labtools.features.grid import SIGMA_UNITS, classifier_settings, parse_scales, preset_grid
 
 __all__ = ["feature_stack", "feature_names", "region_slices", "FEATURES", "DEFAULT_SIGMAS", "TRUNCATE",
-           "FEATURE_PRESETS", "METHODS", "eigenvalues_symmetric"]
+           "FEATURE_PRESETS", "METHODS", "eigenvalues_symmetric", "check_features", "preset_grid",
+           "parse_scales", "classifier_settings", "SIGMA_UNITS"]

@@ -8,6 +8,8 @@ with the sigmas that remain to be applied there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
 
@@ -54,8 +56,40 @@ def channels(feature: str, ndim: int) -> int:
 
 
 def active(sigmas, features) -> list[tuple[float, str]]:
-    """(sigma, feature) pairs in output order: by sigma, then feature."""
+    """(sigma, feature) pairs in output order: by sigma, then feature.
+
+    `features` is a sequence of names (each at every scale) or a grid: a mapping from name to the
+    scales it is computed at, as ilastik's feature dialog ticks them (scales of the grid must be
+    among `sigmas`).
+
+    Examples
+    --------
+    >>> active((0.3, 1.0), ("gaussian", "gradient"))
+    [(0.3, 'gaussian'), (1.0, 'gaussian'), (1.0, 'gradient')]
+    >>> active((0.3, 1.0), {"gradient": (1.0,)})
+    [(1.0, 'gradient')]
+    """
+    if isinstance(features, Mapping):
+        return [(s, f) for s in sigmas for f, at in features.items()
+                if any(np.isclose(s, t) for t in at) and (f == "gaussian" or s >= SMOOTHING_ONLY_BELOW)]
     return [(s, f) for s in sigmas for f in features if f == "gaussian" or s >= SMOOTHING_ONLY_BELOW]
+
+
+def check_features(sigmas, features) -> None:
+    """ParameterError unless `features` names known filters (and a grid only scales of `sigmas`)."""
+    from labtools.errors import ParameterError
+
+    unknown = sorted(set(features) - set(FEATURES))
+    if unknown or not len(features):
+        raise ParameterError(f"features must name some of {FEATURES}, got {sorted(features)}")
+    if isinstance(features, Mapping):
+        outside = sorted({float(t) for at in features.values() for t in at
+                          if not any(np.isclose(t, s) for s in sigmas)})
+        if outside:
+            raise ParameterError(f"the feature grid ticks scales {outside} that are not among sigmas {tuple(sigmas)}")
+        if not active(sigmas, features):
+            raise ParameterError("the feature grid ticks no filter at any scale (below 0.5 voxels only "
+                                 "'gaussian' is computed)")
 
 
 def radius(sigma: float) -> int:
