@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labtools.errors import InvalidImageError
+from labtools.errors import InvalidImageError, ParameterError
 
 __all__ = ["coarse_to_fine"]
 
@@ -70,9 +70,9 @@ def coarse_to_fine(predict, shape, *, margin: float = 0.5, step: int = 2):
     """
     shape = tuple(int(n) for n in shape)
     if not 0 <= margin <= 1:
-        raise InvalidImageError(f"margin must be in [0, 1] (1 settles nothing), got {margin!r}")
+        raise ParameterError(f"margin must be in [0, 1] (1 settles nothing), got {margin!r}")
     if int(step) != step or step < 2:
-        raise InvalidImageError(f"step must be an integer of at least 2 voxels, got {step!r}")
+        raise ParameterError(f"step must be an integer of at least 2 voxels, got {step!r}")
     if not shape or min(shape) < 1:
         raise InvalidImageError(f"shape must have at least one axis and no empty axis, got {shape}")
     nodes = [_nodes(n, int(step)) for n in shape]

@@ -25,6 +25,7 @@ __all__ = [
     "FileFormatError",
     "CorruptFileError",
     "InvalidImageError",
+    "ParameterError",
     "ShapeMismatchError",
     "AffineMismatchError",
     "DatasetNotFoundError",
@@ -53,6 +54,10 @@ class CorruptFileError(LabtoolsError, OSError):
 
 class InvalidImageError(LabtoolsError, ValueError):
     """The array's content is not acceptable (non-finite values, wrong shape)."""
+
+
+class ParameterError(LabtoolsError, ValueError):
+    """An option or argument has a value the function does not accept (a bad setting, not bad data)."""
 
 
 class ShapeMismatchError(InvalidImageError):

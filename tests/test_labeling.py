@@ -19,9 +19,12 @@ from labtools.errors import (
     FileFormatError,
     InvalidImageError,
     LabtoolsError,
+    ParameterError,
     ShapeMismatchError,
 )
 from labtools.labeling import LabelingSession, scribbles_path_for
+from labtools.labeling.autosave import read_saved_scribbles
+from labtools.labeling.stroke_log import log_path_for
 
 SHAPE = (12, 10, 8)
 SPACING = (0.8, 1.2, 2.5)
@@ -41,6 +44,21 @@ def _tilted_image(shape=SHAPE) -> io.Image:
 @pytest.fixture
 def image_file(tmp_path):
     return io.save(_tilted_image(), tmp_path / "t1.nii.gz")
+
+
+def _on_disk(path, image):
+    """What a crash now would leave: the snapshot with the stroke log replayed onto it."""
+    return read_saved_scribbles(path, image if isinstance(image, io.Image) else io.Image(np.asarray(image)))
+
+
+def _saved_bytes(path):
+    """The autosave files' bytes (snapshot, log), to check that nothing was written."""
+    return tuple(p.read_bytes() if p.exists() else None for p in (path, log_path_for(path)))
+
+
+def _predict16(classifier, image):
+    """The classifier's labels on the float16 feature bank a session keeps (scribble classes)."""
+    return classifier.predict(image, features=classifier.transform(image, dtype=np.float16))
 
 
 def _random_stroke(rng, shape):
@@ -126,13 +144,13 @@ def test_bad_stroke_is_refused_before_anything_changes(tmp_path, index, label, e
     path = tmp_path / "s_scribbles.nii.gz"
     session = LabelingSession(np.zeros((5, 5)), autosave_path=path)
     session.add_stroke(np.s_[0, 0], 2)
-    before, saved = session.scribbles.copy(), path.read_bytes()
+    before, saved = session.scribbles.copy(), _saved_bytes(path)
     events = []
     session.on_change(events.append)
     with pytest.raises(error):
         session.add_stroke(index, label)
     np.testing.assert_array_equal(session.scribbles, before)
-    assert path.read_bytes() == saved and events == []
+    assert _saved_bytes(path) == saved and events == []
     assert session.undo() and not session.undo()  # history untouched: only the first stroke
 
 
@@ -155,11 +173,13 @@ def test_autosave_after_every_change_and_restore_on_reopen(image_file):
     rng = np.random.default_rng(2)
     for step in range(6):
         coords, label = _random_stroke(rng, SHAPE)
-        if session.add_stroke(coords, max(label, 1)):
-            np.testing.assert_array_equal(io.load(path).array, session.scribbles)
+        if session.add_stroke(coords, max(label, 1)):  # on disk at once: appended to the log
+            np.testing.assert_array_equal(_on_disk(path, session.image), session.scribbles)
     for action in (session.undo, session.undo, session.redo):
         assert action()
-        np.testing.assert_array_equal(io.load(path).array, session.scribbles)
+        np.testing.assert_array_equal(_on_disk(path, session.image), session.scribbles)
+    assert not path.exists()  # only the log so far; the snapshot is written on close
+    session.close()
     saved = io.load(path)
     io.check_pair(session.image, saved)  # same grid: shape and the oblique affine
     assert saved.array.dtype == np.uint8
@@ -178,6 +198,7 @@ def test_restore_from_a_real_header(tmp_path):
     image_path = io.save(source, tmp_path / "anatomical.nii")
     session = LabelingSession.open(image_path)
     session.add_stroke(np.s_[10:14, 20, 5:9], 3)
+    session.close()
     reopened = LabelingSession.open(image_path)
     np.testing.assert_array_equal(reopened.scribbles, session.scribbles)
     io.check_pair(reopened.image, io.load(session.autosave_path))
@@ -189,6 +210,8 @@ def test_given_autosave_path_and_default_name(tmp_path, image_file):
     custom.parent.mkdir()
     session = LabelingSession.open(image_file, autosave_path=custom)
     session.add_stroke(np.s_[1, 1, 1], 9)
+    assert log_path_for(custom).name == "mine.strokes" and not custom.exists()
+    session.close()
     assert io.load(custom).array[1, 1, 1] == 9
     assert not image_file.with_name("t1_scribbles.nii.gz").exists()
     with pytest.raises(FileFormatError):
@@ -211,7 +234,7 @@ KILL_CHILD = textwrap.dedent("""
         session = LabelingSession.open(sys.argv[1])
         for k in range(1_000_000):
             coords, label = stroke(k, session.scribbles.shape)
-            session.add_stroke(coords, label)  # autosaves before returning
+            session.add_stroke(coords, label)  # logged (flushed) before returning
             print(k, flush=True)
 """)
 
@@ -253,6 +276,8 @@ def test_kill_9_loses_at_most_the_last_stroke(tmp_path, image_file, delay):
     assert matches and max(matches) >= last_printed, (last_printed, matches)
     assert max(matches) >= n_read - 1
     reopened.add_stroke(np.s_[0, 0, 0], 1)  # and the session goes on autosaving
+    assert _on_disk(reopened.autosave_path, reopened.image)[0, 0, 0] == 1
+    reopened.close()
     assert io.load(reopened.autosave_path).array[0, 0, 0] == 1
 
 
@@ -269,6 +294,7 @@ def test_corrupt_autosave_is_never_overwritten(image_file):
     assert session.backup_path == path.with_name("t1_scribbles.nii.gz.bak")
     assert session.backup_path.read_bytes() == b"\x1f\x8b\x08\x00 half a file"
     session.add_stroke(np.s_[2, 2, 2], 4)
+    session.close()
     assert io.load(path).array[2, 2, 2] == 4
     # A second bad file goes to the next free backup name, the first backup stays.
     path.write_bytes(b"garbage")
@@ -299,13 +325,20 @@ def test_autosave_changed_by_someone_else_is_not_overwritten(image_file):
     session.add_stroke(np.s_[0, 0, 0], 1)
     other = LabelingSession.open(image_file)  # a second window on the same image
     other.add_stroke(np.s_[5, 5, 5], 2)
-    theirs = session.autosave_path.read_bytes()
-    with pytest.raises(CorruptFileError, match="another program"):
-        session.add_stroke(np.s_[1, 1, 1], 3)
-    assert session.autosave_path.read_bytes() == theirs
+    theirs = _saved_bytes(session.autosave_path)
+    with pytest.raises(CorruptFileError, match="another session"):
+        session.add_stroke(np.s_[1, 1, 1], 3)   # the log grew behind this session's back
+    assert _saved_bytes(session.autosave_path) == theirs
     assert session.scribbles[1, 1, 1] == 3  # kept in memory, and can be saved elsewhere
     elsewhere = session.save_scribbles(image_file.with_name("mine_scribbles.nii.gz"))
     assert io.load(elsewhere).array[1, 1, 1] == 3
+    # A snapshot another program rewrote (ITK-SNAP, a script) is not overwritten either.
+    other.save_scribbles()
+    io.save(other.image.with_array(np.full(SHAPE, 7, np.uint8)), other.autosave_path)
+    written = other.autosave_path.read_bytes()
+    with pytest.raises(CorruptFileError, match="another program"):
+        other.save_scribbles()
+    assert other.autosave_path.read_bytes() == written
 
 
 def test_given_scribbles_do_not_replace_an_existing_autosave(tmp_path):
@@ -314,7 +347,7 @@ def test_given_scribbles_do_not_replace_an_existing_autosave(tmp_path):
     first.add_stroke(np.s_[0, 0], 1)
     with pytest.raises(InvalidImageError, match="not replaced"):
         LabelingSession(np.zeros((4, 4)), scribbles=np.full((4, 4), 2), autosave_path=path)
-    assert io.load(path).array[0, 0] == 1
+    assert _on_disk(path, first.image)[0, 0] == 1
     same = LabelingSession(np.zeros((4, 4)), scribbles=first.scribbles, autosave_path=path)
     np.testing.assert_array_equal(same.scribbles, first.scribbles)
 
@@ -338,7 +371,7 @@ def test_bad_inputs_raise_labtools_errors():
     session.add_stroke(np.s_[0, :], 2)
     with pytest.raises(InvalidImageError, match="only class 2"):
         session.update()
-    with pytest.raises(InvalidImageError):
+    with pytest.raises(ParameterError, match="on_bad_autosave"):
         LabelingSession(image, on_bad_autosave="ignore")
 
 
@@ -349,7 +382,7 @@ def _phantom_session(**kwargs):
     image, truth = datasets.phantom((64, 64), seed=0)
     session = LabelingSession(image, classifier=PixelClassifier(n_estimators=30), **kwargs)
     rng = np.random.default_rng(0)
-    for label in range(5):  # a few clicks per class; phantom class c is scribble class c + 1
+    for label in range(5):  # phantom class c is scribble class c + 1, exported as c (the default table)
         rows, cols = np.nonzero(truth == label)
         pick = rng.choice(len(rows), 20, replace=False)
         for start in range(0, 20, 5):
@@ -369,9 +402,10 @@ def test_update_segments_the_phantom(phantom_session):
     assert prediction.dtype == np.uint8 and uncertainty.dtype == np.float32
     assert session.prediction is prediction and session.uncertainty is uncertainty
     for label, name in ((0, "background"), (1, "CSF"), (2, "grey matter"), (3, "white matter")):
-        assert metrics.dice(prediction == label + 1, truth == label) > 0.85, name
-    np.testing.assert_array_equal(prediction, session.classifier.predict(image))
-    np.testing.assert_allclose(uncertainty, session.classifier.uncertainty(image), atol=1e-6)
+        assert metrics.dice(prediction == label, truth == label) > 0.85, name
+    np.testing.assert_array_equal(prediction, _predict16(session.classifier, image) - 1)
+    features = session.classifier.transform(image, dtype=np.float16)
+    np.testing.assert_allclose(uncertainty, session.classifier.uncertainty(image, features=features), atol=1e-6)
     assert 0 <= uncertainty.min() and uncertainty.max() <= 1
 
 
@@ -379,9 +413,10 @@ def test_update_refits_only_after_a_change_and_predicts_the_roi(phantom_session,
     session, image, _ = phantom_session
     session.update()
     fits = []
-    original_fit = type(session.classifier).fit
-    monkeypatch.setattr(type(session.classifier), "fit",
-                        lambda self, *a, **k: fits.append(1) or original_fit(self, *a, **k))
+    for name in ("fit", "fit_samples", "refit_oldest_trees"):
+        original = getattr(type(session.classifier), name)
+        monkeypatch.setattr(type(session.classifier), name,
+                            lambda self, *a, _original=original, **k: fits.append(1) or _original(self, *a, **k))
     events = []
     disconnect = session.on_change(events.append)
     full, _ = session.update()
@@ -404,7 +439,7 @@ def test_update_refits_only_after_a_change_and_predicts_the_roi(phantom_session,
 def test_predict_volume_in_slabs_and_cancel(phantom_session):
     session, image, _ = phantom_session
     session.update()
-    expected = session.classifier.predict(image)
+    expected = _predict16(session.classifier, image) - 1
     calls = []
     segmentation = session.predict_volume(progress=False, slab=7,
                                           callback=lambda done, total: calls.append((done, total)))
@@ -427,13 +462,17 @@ def test_export_keeps_the_affine(tmp_path):
     exported = io.load(out)
     io.check_pair(image, exported)
     np.testing.assert_allclose(exported.affine, image.affine, atol=1e-5)
-    np.testing.assert_array_equal(exported.array, session.classifier.predict(image))
-    assert exported.array.dtype == np.uint8 and set(np.unique(exported.array)) <= {1, 2}
+    np.testing.assert_array_equal(exported.array, _predict16(session.classifier, image) - 1)
+    assert exported.array.dtype == np.uint8 and set(np.unique(exported.array)) == {0, 1}  # 0 = background
+    from labtools.labeling import ClassTable
+
+    assert ClassTable.read(tmp_path / "seg_labels.txt") == session.classes
 
 
 def test_export_refuses_to_overwrite_the_session_files(image_file):
     session = LabelingSession.open(image_file)
     session.add_stroke(np.s_[0, 0, 0], 1)
+    session.save_scribbles()
     for target in (image_file, session.autosave_path):
         before = target.read_bytes()
         with pytest.raises(InvalidImageError, match="export elsewhere"):
@@ -444,12 +483,12 @@ def test_export_refuses_to_overwrite_the_session_files(image_file):
 def test_saved_classifier_is_used_until_the_first_change(tmp_path, phantom_session):
     session, image, _ = phantom_session
     session.update()
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.skops"
     session.classifier.save(model)
     fresh = LabelingSession(image, classifier=model)  # a path loads it
     assert not fresh.class_counts() and not fresh.needs_fit
     prediction, _ = fresh.update()
-    np.testing.assert_array_equal(prediction, session.classifier.predict(image))
+    np.testing.assert_array_equal(prediction, _predict16(session.classifier, image) - 1)
     np.testing.assert_array_equal(fresh.predict_volume(progress=False), prediction)
     fresh.add_stroke(np.s_[0, 0], 1)
     with pytest.raises(LabtoolsError, match="only class 1"):
@@ -471,3 +510,165 @@ def test_set_classifier_keeps_scribbles_and_history_and_refits():
     session.update()
     assert session.classifier.sigmas == (1.0,) and session.classifier.n_features_in_ > 0
     assert session.undo() and session.class_counts() == {1: int((truth == 0).sum())}
+
+
+# ---------------------------------------------------------------- one owner, O(stroke) work
+def test_strokes_allocate_no_volume_sized_array(tmp_path):
+    """10 strokes (logged to disk) through the in-place path napari uses: no whole-volume copy."""
+    import tracemalloc
+
+    image = io.Image(np.zeros((96, 96, 64), np.float32))
+    session = LabelingSession(image, autosave_path=tmp_path / "big_scribbles.nii.gz")
+    session.add_stroke(np.s_[1, 1, 1], 1)  # the log exists: its first record is written
+    volume_bytes = session.scribbles.nbytes
+    rng = np.random.default_rng(0)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        buffer = session.scribbles_buffer
+        for k in range(10):
+            z = int(rng.integers(0, 64))
+            coords = (rng.integers(0, 96, 200), rng.integers(0, 96, 200), np.full(200, z))
+            previous = buffer[coords].copy()
+            buffer[coords] = k % 3 + 1            # what napari does: paint in place ...
+            session.add_stroke(coords, k % 3 + 1, previous=previous)  # ... then report it
+        session.undo()
+        session.redo()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak - before < volume_bytes / 4, (peak - before, volume_bytes)
+    assert len(session.class_counts()) == 3
+    np.testing.assert_array_equal(_on_disk(session.autosave_path, image), session.scribbles)
+
+
+def test_in_place_strokes_undo_to_the_values_they_overwrote():
+    session = LabelingSession(np.zeros((4, 4)))
+    session.add_stroke(np.s_[0, :], 2)
+    buffer = session.scribbles_buffer
+    coords = (np.array([0, 0, 1]), np.array([0, 1, 1]))
+    previous = buffer[coords].copy()
+    buffer[coords] = 5
+    assert session.add_stroke(coords, 5, previous=previous) == 3
+    assert session.class_counts() == {2: 2, 5: 3}
+    session.undo()
+    assert session.scribbles[0].tolist() == [2, 2, 2, 2] and session.scribbles[1, 1] == 0
+
+
+def test_refits_after_added_strokes_replace_only_the_oldest_trees():
+    from labtools.pixel_classifier import PixelClassifier
+
+    image, truth = datasets.phantom((48, 48), n_lesions=0, seed=0)
+    session = LabelingSession(image, classifier=PixelClassifier(sigmas=(1.0, 3.5), n_estimators=8,
+                                                                refit_fraction=0.25))
+    session.add_stroke(np.argwhere(truth == 0)[::40], 1)
+    session.add_stroke(np.argwhere(truth == 3)[::40], 2)
+    session.update()
+    before = list(session.classifier.forest_.estimators_)
+    session.add_stroke(np.argwhere(truth == 3)[5::40], 2)  # only adds voxels
+    session.update()
+    after = session.classifier.forest_.estimators_
+    assert after[:6] == before[2:] and not set(map(id, after[6:])) & set(map(id, before))
+    session.undo()                                            # removes voxels: every tree retrained
+    session.update()
+    assert not set(map(id, session.classifier.forest_.estimators_)) & set(map(id, after))
+
+
+def test_the_first_stroke_computes_only_its_region_of_the_features():
+    from labtools.pixel_classifier import PixelClassifier
+
+    image, truth = datasets.phantom((48, 48, 40), n_lesions=0, seed=0)
+    session = LabelingSession(image, classifier=PixelClassifier(sigmas=(1.0, 3.5), n_estimators=10))
+    regions = []
+    original = session.classifier.transform
+    session.classifier.transform = lambda img, roi=None, dtype=np.float32: regions.append(roi) or original(
+        img, roi=roi, dtype=dtype)
+    plane = truth[:, :, 20]
+    for value in (0, 1, 2, 3):
+        rows, cols = np.nonzero(plane == value)
+        session.add_stroke((rows[::10], cols[::10], np.full(rows[::10].shape, 20)), value + 1)
+    prediction, _ = session.update(np.s_[:, :, 20])
+    assert all(roi is not None and roi[2].stop - roi[2].start == 1 for roi in regions), regions
+    assert metrics.dice(prediction[..., 0] == 3, plane == 3) > 0.8
+    whole = session.predict_volume(progress=False)            # now the whole bank, once
+    assert any(roi[2] != slice(20, 21) for roi in regions)
+    np.testing.assert_array_equal(whole[:, :, 20:21], prediction)
+
+
+# ---------------------------------------------------------------- classes and label maps
+def test_class_table_names_values_and_label_file(tmp_path):
+    from labtools.labeling import ClassTable
+
+    table = ClassTable.default(["background", "liver", "tumour"])
+    assert table.names() == {0: "background", 1: "liver", 2: "tumour"}
+    assert table.to_values(np.array([0, 1, 2, 3], np.uint8)).tolist() == [0, 0, 1, 2]  # 0: unlabelled → 0
+    path = table.write(tmp_path / "seg_labels.txt")
+    text = path.read_text()
+    assert '"liver"' in text and "ITK-SnAP Label Description File" in text
+    assert ClassTable.read(path) == table
+    with pytest.raises(ParameterError, match="used twice"):
+        ClassTable([*table, table.by_scribble(2).__class__(4, 1, "again", (1, 2, 3))])
+
+
+def test_importing_a_label_map_keeps_its_values(tmp_path):
+    from labtools.pixel_classifier import PixelClassifier
+
+    image, truth = datasets.phantom((40, 40), n_lesions=0, seed=0)
+    sparse = np.zeros_like(truth, dtype=np.uint16)
+    grid = truth[::4, ::4].astype(np.uint16)
+    sparse[::4, ::4] = np.where(grid == 0, 10, grid * 100)  # another tool's values
+    session = LabelingSession(image, classifier=PixelClassifier(n_estimators=20, sigmas=(1.0, 3.5)))
+    assert session.import_scribbles(sparse) == int((sparse > 0).sum())
+    assert {c.value for c in session.classes} >= {10, 100, 200, 300}
+    prediction, _ = session.update()
+    assert set(np.unique(prediction)) <= {10, 100, 200, 300} and prediction.dtype == np.uint16
+    assert metrics.dice(prediction == 300, truth == 3) > 0.8
+    session.undo()  # the import is one undoable stroke per value
+    assert len(session.class_counts()) == 3
+
+
+# ---------------------------------------------------------------- objects (ilastik's object workflow)
+def test_object_table_matches_scikit_image_regionprops(tmp_path):
+    from skimage.measure import label as sk_label
+    from skimage.measure import regionprops
+
+    from labtools.labeling.objects import object_table, write_object_table
+
+    rng = np.random.default_rng(3)
+    segmentation = np.zeros((30, 28, 12), np.uint8)
+    for _ in range(6):  # blobs of class 2, some touching
+        x, y, z = rng.integers(3, 25), rng.integers(3, 23), rng.integers(2, 10)
+        segmentation[x - 2:x + 3, y - 2:y + 2, z - 1:z + 2] = 2
+    segmentation[0:3, 0:3, 0:2] = 1
+    intensity = rng.random(segmentation.shape)
+    uncertainty = rng.random(segmentation.shape).astype(np.float32)
+    spacing = (0.8, 0.8, 2.5)
+    rows = object_table(segmentation, 2, image=intensity, uncertainty=uncertainty, spacing=spacing)
+    reference = regionprops(sk_label(segmentation == 2, connectivity=1), intensity_image=intensity)
+    assert len(rows) == len(reference) > 1
+    for row, region in zip(rows, reference):
+        assert row["voxels"] == region.area
+        assert row["volume_ml"] == pytest.approx(region.area * np.prod(spacing) / 1000, abs=1e-6)
+        assert row["bbox_min"] == region.bbox[:3] and row["bbox_max"] == tuple(b - 1 for b in region.bbox[3:])
+        np.testing.assert_allclose(row["centroid_voxel"], region.centroid, atol=1e-3)
+        assert row["mean_intensity"] == pytest.approx(region.intensity_mean)
+        assert row["max_uncertainty"] == pytest.approx(uncertainty[tuple(region.coords.T)].max())
+    path = write_object_table(rows, tmp_path / "objects.csv")
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("value,name,object,voxels,volume_ml") and len(lines) == len(rows) + 1
+
+
+def test_session_exports_objects_with_class_names(tmp_path):
+    from labtools.pixel_classifier import PixelClassifier
+
+    image = np.zeros((24, 24, 6), np.float32)
+    image[3:8, 3:8] = image[14:20, 12:18] = 1.0
+    session = LabelingSession(image, classifier=PixelClassifier(sigmas=(0.7, 1.6), n_estimators=10),
+                              classes=["background", "lesion"])
+    session.add_stroke(image == 0, 1)
+    session.add_stroke(image == 1, 2)
+    path = session.export_objects(tmp_path / "lesions.csv")
+    rows = path.read_text().splitlines()[1:]
+    assert len(rows) == 2 and all(",lesion," in row for row in rows)
+    assert sorted(int(r.split(",")[3]) for r in rows) == [5 * 5 * 6, 6 * 6 * 6]

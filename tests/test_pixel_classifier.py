@@ -10,7 +10,7 @@ from sklearn.base import clone
 
 from labtools import metrics
 from labtools.datasets import phantom
-from labtools.errors import CorruptFileError, InvalidImageError, ShapeMismatchError
+from labtools.errors import CorruptFileError, InvalidImageError, ParameterError, ShapeMismatchError
 from labtools.pixel_classifier import PixelClassifier
 
 FAST = dict(sigmas=(0.7, 1.6, 3.5), n_estimators=25)
@@ -41,8 +41,10 @@ def test_estimator_contract(case2d):
     assert not hasattr(fresh, "forest_") and fresh.get_params() == clf.get_params()
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict(image), clf.predict(image))
-    with pytest.raises(InvalidImageError, match="no parameter"):
+    with pytest.raises(ValueError, match="n_trees"):  # scikit-learn's own check
         clf.set_params(n_trees=3)
+    assert repr(PixelClassifier(n_estimators=7)) == "PixelClassifier(n_estimators=7)"
+    assert clf.score(image, scribbles) > 0.95  # ClassifierMixin: accuracy on the labelled voxels
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -84,20 +86,6 @@ def test_suggest_ranks_slices_by_uncertainty():
     assert mean_uncertainty[ranked[0]] == pytest.approx(mean_uncertainty.max())
 
 
-def test_refits_reuse_cached_features(case2d, monkeypatch):
-    import labtools.pixel_classifier as module
-
-    image, labels, scribbles = case2d
-    calls = []
-    real = module.feature_stack
-    monkeypatch.setattr(module, "feature_stack", lambda *a, **k: calls.append(1) or real(*a, **k))
-    clf = PixelClassifier(**FAST)
-    for step in (8, 6, 5):  # more strokes each time
-        clf.fit(image, sparse_scribbles(labels, step=step))
-        clf.predict_proba(image, roi=np.s_[30:31, :])
-    assert len(calls) == 1
-
-
 def test_training_sample_is_capped_and_balanced():
     image, labels = phantom((64, 64), n_lesions=0, seed=1)
     scribbles = labels.astype(np.uint8) + 1  # every pixel labelled: ~4000 voxels
@@ -109,8 +97,8 @@ def test_training_sample_is_capped_and_balanced():
 def test_save_and_load(case2d, tmp_path):
     image, _, scribbles = case2d
     clf = PixelClassifier(**FAST).fit(image, scribbles)
-    clf.save(tmp_path / "model.joblib")
-    loaded = PixelClassifier.load(tmp_path / "model.joblib")
+    clf.save(tmp_path / "model.skops")
+    loaded = PixelClassifier.load(tmp_path / "model.skops")
     assert loaded.get_params() == clf.get_params()
     np.testing.assert_array_equal(loaded.predict(image), clf.predict(image))
 
@@ -122,11 +110,13 @@ def test_load_refuses_other_files(tmp_path):
     with pytest.raises(CorruptFileError, match="notes.txt"):
         PixelClassifier.load(tmp_path / "notes.txt")
     joblib.dump({"weights": [1, 2]}, tmp_path / "other.joblib")
-    with pytest.raises(CorruptFileError, match="written by something else"):
+    with pytest.raises(CorruptFileError, match="pickle"):
         PixelClassifier.load(tmp_path / "other.joblib")
+    with pytest.raises(CorruptFileError, match="written by something else"):
+        PixelClassifier.load(tmp_path / "other.joblib", trust=True)
     joblib.dump({"format": "labtools-pixel-classifier", "version": 99}, tmp_path / "future.joblib")
     with pytest.raises(CorruptFileError, match="newer labtools"):
-        PixelClassifier.load(tmp_path / "future.joblib")
+        PixelClassifier.load(tmp_path / "future.joblib", trust=True)
 
 
 def test_bad_input_gives_clear_errors(case2d):
@@ -148,45 +138,28 @@ def test_bad_input_gives_clear_errors(case2d):
         PixelClassifier().predict(image)
 
 
-def test_refits_after_added_strokes_retrain_only_the_oldest_trees(case2d):
+def test_refit_oldest_trees_replaces_only_those(case2d):
     image, labels, _ = case2d
     clf = PixelClassifier(sigmas=(1.0, 3.5), n_estimators=8, refit_fraction=0.25)  # 2 trees per refit
     first = sparse_scribbles(labels, step=8)
     clf.fit(image, first)
     before = list(clf.forest_.estimators_)
-    more = first.copy()
-    more[3::8, 3::8] = labels[3::8, 3::8] + 1  # new strokes, old ones untouched
-    clf.fit(image, more)
+    features = clf.transform(image).reshape(clf.n_features_in_, -1)
+    more = sparse_scribbles(labels, step=5).ravel()
+    labelled = np.flatnonzero(more)
+    clf.refit_oldest_trees(features[:, labelled].T, more[labelled])
     after = clf.forest_.estimators_
     assert len(after) == 8
     assert after[:6] == before[2:]                    # 6 oldest-but-two kept, in order
     assert not set(map(id, after[6:])) & set(map(id, before))  # 2 new trees
-    erased = more.copy()
-    erased[first > 0] = 0                             # an erase/undo: everything is retrained
-    clf.fit(image, erased)
-    assert not set(map(id, clf.forest_.estimators_)) & set(map(id, after))
-
-
-def test_refit_fraction_one_always_retrains(case2d):
-    image, labels, _ = case2d
-    clf = PixelClassifier(sigmas=(1.0,), n_estimators=4, refit_fraction=1.0)
-    clf.fit(image, sparse_scribbles(labels, step=8))
-    before = set(map(id, clf.forest_.estimators_))
-    clf.fit(image, sparse_scribbles(labels, step=5))
-    assert not set(map(id, clf.forest_.estimators_)) & before
-
-
-def test_refit_on_unchanged_scribbles_keeps_the_forest(case2d):
-    image, _, scribbles = case2d
-    clf = PixelClassifier(sigmas=(1.0,), n_estimators=4).fit(image, scribbles)
-    trees = list(clf.forest_.estimators_)
-    assert clf.fit(image, scribbles.copy()).forest_.estimators_ == trees
+    with pytest.raises(ParameterError, match="classes"):  # another class set needs a full fit
+        clf.refit_oldest_trees(features[:, labelled].T, np.minimum(more[labelled], 2))
 
 
 def test_probabilities_match_scikit_learns_forest(case2d):
     image, _, scribbles = case2d
     clf = PixelClassifier(**FAST, prediction="exact").fit(image, scribbles)
-    features = clf._features(image).reshape(clf.n_features_in_, -1)
+    features = clf.transform(image).reshape(clf.n_features_in_, -1)
     reference = clf.forest_.predict_proba(features.T.astype(np.float32)).T
     np.testing.assert_allclose(clf.predict_proba(image).reshape(reference.shape), reference, atol=1e-6)
 
@@ -197,7 +170,7 @@ def test_feature_selection_keeps_the_channels_a_forest_ranks_first(case2d):
 
     image, labels, scribbles = case2d
     clf = PixelClassifier(**FAST, n_features_to_select=5).fit(image, scribbles)
-    features = clf._features(image).reshape(clf.n_features_in_, -1)
+    features = clf.transform(image).reshape(clf.n_features_in_, -1)
     flat = scribbles.ravel()
     labelled = np.concatenate([np.flatnonzero(flat == c) for c in clf.classes_])  # the fit's order: by class
     X, y = features[:, labelled].T.astype(np.float32), flat[labelled]
@@ -205,14 +178,11 @@ def test_feature_selection_keeps_the_channels_a_forest_ranks_first(case2d):
     selector = SelectFromModel(ranking, max_features=5, threshold=-np.inf).fit(X, y)
     np.testing.assert_array_equal(clf.selected_features_, np.flatnonzero(selector.get_support()))
     assert clf.forest_.n_features_in_ == 5 and clf.n_features_in_ == len(clf.feature_names_)
-    more = scribbles.copy()
-    added = labels[3::9, 3::9] + 1  # added strokes of known classes: new trees use the same channels
-    more[3::9, 3::9] = np.where(np.isin(added, clf.classes_), added, more[3::9, 3::9])
     selected = clf.selected_features_.copy()
-    clf.fit(image, more)
+    clf.refit_oldest_trees(X, y)  # added strokes: the new trees use the same channels
     np.testing.assert_array_equal(clf.selected_features_, selected)
     assert metrics.dice(clf.predict(image) == 3, labels == 2) > 0.85
-    with pytest.raises(InvalidImageError, match="n_features_to_select"):
+    with pytest.raises(ParameterError, match="n_features_to_select"):
         PixelClassifier(**FAST, n_features_to_select=0).fit(image, scribbles)
 
 
@@ -235,8 +205,8 @@ def test_save_and_load_keep_the_speed_settings(case2d, tmp_path):
 
     image, _, scribbles = case2d
     clf = PixelClassifier(**FAST, method="pyramid", n_features_to_select=4).fit(image, scribbles)
-    clf.save(tmp_path / "fast.joblib")
-    loaded = PixelClassifier.load(tmp_path / "fast.joblib")
+    clf.save(tmp_path / "fast.skops")
+    loaded = PixelClassifier.load(tmp_path / "fast.skops")
     assert loaded.get_params() == clf.get_params()
     np.testing.assert_array_equal(loaded.selected_features_, clf.selected_features_)
     np.testing.assert_array_equal(loaded.predict(image), clf.predict(image))
@@ -246,6 +216,71 @@ def test_save_and_load_keep_the_speed_settings(case2d, tmp_path):
     joblib.dump({"format": "labtools-pixel-classifier", "version": 1, "params": params, "forest": old.forest_,
                  "classes": old.classes_, "n_features": old.n_features_in_, "feature_names": old.feature_names_},
                 tmp_path / "v1.joblib")
-    loaded = PixelClassifier.load(tmp_path / "v1.joblib")
+    loaded = PixelClassifier.load(tmp_path / "v1.joblib", trust=True)
     assert loaded.method == "exact" and loaded.n_features_to_select is None
     np.testing.assert_array_equal(loaded.predict(image), old.predict(image))
+
+
+class _Payload:
+    """Unpickling this runs ``open(marker, "w")``: what a crafted classifier file could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_crafted_pickle_named_like_a_classifier_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    for name in ("tissues.joblib", "tissues.skops"):
+        with open(tmp_path / name, "wb") as file:
+            pickle.dump({"format": "labtools-pixel-classifier", "payload": _Payload(marker)}, file)
+        with pytest.raises(CorruptFileError, match="pickle"):
+            PixelClassifier.load(tmp_path / name)
+        assert not marker.exists()
+    pickle.loads((tmp_path / "tissues.joblib").read_bytes())  # the payload is real: it does run
+    assert marker.exists()
+
+
+def test_a_skops_file_asking_for_other_types_is_refused_before_it_is_built(case2d, tmp_path):
+    import skops.io
+
+    image, _, scribbles = case2d
+    clf = PixelClassifier(**FAST).fit(image, scribbles)
+    # A file that holds a function (os.system) next to the forest: skops would call into it.
+    import os
+
+    skops.io.dump({"format": "labtools-pixel-classifier", "version": 4, "hook": os.system,
+                   "forest": clf.forest_}, tmp_path / "hooked.skops")
+    with pytest.raises(CorruptFileError, match="posix.system|os.system|refused"):
+        PixelClassifier.load(tmp_path / "hooked.skops")
+    (tmp_path / "broken.skops").write_bytes(b"PK\x03\x04" + b"\0" * 40)
+    with pytest.raises(CorruptFileError, match="broken.skops"):
+        PixelClassifier.load(tmp_path / "broken.skops")
+
+
+def test_a_saved_classifier_round_trips_exactly(case2d, tmp_path):
+    image, _, scribbles = case2d
+    clf = PixelClassifier(**FAST, n_features_to_select=6).fit(image, scribbles)
+    clf.save(tmp_path / "model.skops")
+    loaded = PixelClassifier.load(tmp_path / "model.skops")
+    assert loaded.get_params() == clf.get_params()
+    for name in ("classes_", "selected_features_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(clf, name))
+    assert loaded.feature_names_ == clf.feature_names_
+    for mine, theirs in zip(loaded.forest_.estimators_, clf.forest_.estimators_):
+        for field in ("children_left", "children_right", "feature", "threshold", "value"):
+            np.testing.assert_array_equal(getattr(mine.tree_, field), getattr(theirs.tree_, field))
+    np.testing.assert_array_equal(loaded.predict_proba(image), clf.predict_proba(image))
+
+
+def test_a_classifier_on_a_feature_grid_fits_and_round_trips(case2d, tmp_path):
+    image, _, scribbles = case2d
+    grid = {"gaussian": (0.7, 3.5), "hessian": (1.6,)}
+    clf = PixelClassifier(sigmas=(0.7, 1.6, 3.5), features=grid, n_estimators=10).fit(image, scribbles)
+    assert clf.n_features_in_ == 4 and clf.feature_names_[-1] == "gaussian(3.5)"
+    clf.save(tmp_path / "grid.skops")
+    loaded = PixelClassifier.load(tmp_path / "grid.skops")
+    assert loaded.features == grid
+    np.testing.assert_array_equal(loaded.predict(image), clf.predict(image))

@@ -150,11 +150,13 @@ def test_painting_strokes_per_class_predicts_the_phantom(phantom2d):
             == truth[canvas.session.scribbles > 0]).all()  # the drags stayed inside their class
     prediction = canvas.session.prediction
     assert prediction.shape == truth.shape
-    for label in (1, 2, 3, 4):
-        assert metrics.dice(prediction == label, truth == label) > 0.8, label
+    for label in (1, 2, 3, 4):  # label values: scribble class k exports as k - 1 (the class table)
+        assert metrics.dice(prediction == label - 1, truth == label) > 0.8, label
+    assert canvas.session.classes.names() == {0: "csf", 1: "grey", 2: "white", 3: "outside"}
+    colors = label_colors(4)
+    colors[1:4] = [canvas.session.classes.value_colors()[v] for v in (1, 2, 3)]
     np.testing.assert_array_equal(
-        canvas.prediction_rgb(),
-        overlay(window(image.array), prediction, opacity=0.4, colors=label_colors(256)))
+        canvas.prediction_rgb(), overlay(window(image.array), prediction, opacity=0.4, colors=colors))
     assert "predicted the image in" in canvas.status.value
 
 
@@ -220,14 +222,17 @@ def test_picker_and_brush_reach_the_canvas_and_the_uncertainty_view(phantom2d):
     canvas.class_picker.value = 2
     canvas.brush_slider.value = 3
     assert (canvas.canvas.label, canvas.canvas.radius) == (2, 3)
-    assert canvas.canvas.color == "#4daf4a"
+    assert canvas.canvas.color == "#e41a1c"  # class 2 exports as 1: label 1's red, as in napari and viz
     canvas.paint([tuple(class_points(truth, 2, 50)[0])])                 # picker's class and brush
     canvas.paint([tuple(class_points(truth, 4, 50)[0])], label=4, radius=1)
     assert set(canvas.session.class_counts()) == {2, 4}
     canvas.view_toggle.value = "uncertainty"
     grey = window(image.array)
+    colors = label_colors(256)  # strokes in their class's colour (the class table's)
+    for scribble, rgb in canvas.session.classes.scribble_colors().items():
+        colors[scribble] = rgb
     expected = overlay(heatmap(grey, canvas.session.uncertainty, opacity=0.4),
-                       canvas.session.scribbles, opacity=1.0, colors=label_colors(256))
+                       canvas.session.scribbles, opacity=1.0, colors=colors)
     np.testing.assert_array_equal(canvas.rgb(), expected)
     assert canvas.canvas.src.startswith("data:image/png;base64,")
 

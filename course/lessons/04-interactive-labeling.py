@@ -39,7 +39,7 @@ from scipy import ndimage as ndi
 from labtools import datasets, metrics, widgets
 from labtools.widgets import render
 from labtools.features import FEATURE_PRESETS, feature_names, feature_stack
-from labtools.labeling import LabelingSession
+from labtools.labeling import ClassTable, LabelingSession
 from labtools.pixel_classifier import PixelClassifier, uncertainty_from_proba
 
 QUICK = os.environ.get("LABTOOLS_QUICK") == "1"
@@ -150,8 +150,11 @@ print("Exercise 1: correct")
 # voxel from its features.
 #
 # Here a scripted "annotator" plays the user: it clicks a few voxels of each class in one axial
-# slice, with the true tissue labels as its knowledge. MNI152's labels already start at 1, so a
-# class is its own scribble label.
+# slice, with the true tissue labels as its knowledge. Scribble 0 means "not labelled", so the
+# classes painted are 1..K; a *class table* says what each one is called and which value it gets
+# in the predicted label map. By default class 1 is the background and exports as 0 (the usual
+# convention); MNI152's tissue map already numbers its classes 1..4, so we make the table from
+# those values and each class keeps its own number.
 
 # %%
 if QUICK:   # 3 scales, a small forest: the first fit takes seconds on two cores
@@ -160,7 +163,9 @@ if QUICK:   # 3 scales, a small forest: the first fit takes seconds on two cores
                                  random_state=SEED)
 else:       # ilastik's seven scales and 100 trees
     classifier = PixelClassifier(n_estimators=100, random_state=SEED)
-session = LabelingSession(image, classifier=classifier)
+session = LabelingSession(image, classifier=classifier,
+                          classes=ClassTable.from_values(list(CLASSES), names=CLASSES))
+print(session.classes)
 
 
 def click(session, slice_index, n_per_class, where=None):

@@ -15,10 +15,13 @@ HELP = "segment images with a saved PixelClassifier -> <name>_seg files"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("model", metavar="MODEL", help="classifier file written by PixelClassifier.save")
+    parser.add_argument("model", metavar="MODEL", help="classifier file written by PixelClassifier.save (.skops)")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="images to segment")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder (created if missing); existing outputs are replaced")
+    parser.add_argument("--trust", action="store_true",
+                        help="also read a labtools 0.1 classifier (.joblib pickle): reading a pickle runs "
+                             "code from the file, so only for files you made or trust")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -33,7 +36,7 @@ def run(args) -> int:
         raise InvalidImageError(f"--out {out} is a file; give a folder")
     targets = [(Path(image), out / output_name(image)) for image in args.images]
     _refuse_duplicate_outputs(targets)
-    classifier = PixelClassifier.load(args.model)  # a bad model stops everything (status 2)
+    classifier = PixelClassifier.load(args.model, trust=args.trust)  # a bad model stops everything (status 2)
     out.mkdir(parents=True, exist_ok=True)
 
     failed = []

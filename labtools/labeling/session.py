@@ -1,16 +1,17 @@
-"""The labeling session: image, scribbles, classifier, undo and autosave, without a GUI.
+"""The labeling session: the one owner of scribbles, classes, undo, autosave, features and prediction.
 
-:class:`LabelingSession` is the state that the napari dock and the notebook
-widget share. A user paints strokes (``add_stroke``), the session refits a
-:class:`~labtools.pixel_classifier.PixelClassifier` on the scribbles and
-predicts the part of the image on screen (``update``), and the whole
-segmentation is exported as NIfTI with the image's affine (``export``).
+A user paints strokes (:meth:`LabelingSession.add_stroke`); the session
+records each one (undo/redo, the autosave log), tells its training samples
+which voxels changed, and on :meth:`~LabelingSession.update` refits the
+classifier from those samples (a few trees when strokes only added voxels)
+and predicts the region on screen from its feature cache. Views (the napari
+dock, the notebook widget) pass strokes in and draw what comes back; a view
+that paints in place (napari) shares :attr:`~LabelingSession.scribbles_buffer`
+and passes the values it overwrote, so no volume is copied per stroke.
 
-Scribbles are a uint8 array of the image's spatial shape: 0 means "not
-labelled", classes are 1..255. After every stroke, undo and redo they are
-written to the autosave file (a temporary file renamed over the old one, so a
-crash leaves either the previous or the new version, never half a file) and
-restored when the image is opened again.
+Scribbles are uint8: 0 = not labelled, classes 1..255. Predictions and
+exports are label maps in the class table's values (background 0 by default,
+:mod:`labtools.labeling.classes`).
 
 Examples
 --------
@@ -32,86 +33,69 @@ Examples
 
 from __future__ import annotations
 
-import operator
 import os
 import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from labtools import io
-from labtools.errors import (
-    CorruptFileError,
-    FileFormatError,
-    InvalidImageError,
-    LabtoolsError,
-    MissingFileError,
-)
-from labtools.labeling.files import (
-    AUTOSAVE_SUFFIXES,
-    file_stat,
-    free_backup_name,
-    same_file,
-    scribbles_path_for,
-)
+from labtools.errors import InvalidImageError, LabtoolsError, MissingFileError, ParameterError
+from labtools.labeling.autosave import ON_BAD_AUTOSAVE, Autosave
+from labtools.labeling.classes import ClassTable, label_file_for
+from labtools.labeling.feature_cache import FeatureCache
+from labtools.labeling.files import same_file, scribbles_path_for
+from labtools.labeling.regions import normalize_roi
+from labtools.labeling.samples import TrainingSamples
 from labtools.labeling.strokes import MAX_LABEL, Stroke, check_label, flat_indices
 
 __all__ = ["LabelingSession"]
 
-_ON_BAD_AUTOSAVE = ("raise", "backup")
-
 
 class LabelingSession:
-    """Image, scribbles, classifier and latest prediction of one labeling session.
+    """Image, scribbles, classes, classifier and latest prediction of one labeling session.
 
     Parameters
     ----------
     image : Image or numpy.ndarray
-        The image to label (2D or 3D, optionally with channels first). NaN or
-        infinite values raise :class:`~labtools.errors.InvalidImageError`.
+        The image to label (2D or 3D, optionally with channels first: the
+        channels are used together as features). NaN or infinite values raise
+        :class:`~labtools.errors.InvalidImageError`.
     classifier : PixelClassifier or path, optional
-        The classifier to refit on the scribbles; a path loads a saved one.
-        Default: ``PixelClassifier()``, created on the first :meth:`update`.
-        A classifier that is already fitted is used as it is until the
-        scribbles first change.
+        The classifier to refit on the scribbles; a path loads a saved one
+        (``.skops``). Default: ``PixelClassifier()``. A fitted classifier is
+        used as it is until the scribbles first change.
     scribbles : Image or numpy.ndarray, optional
         Initial scribbles, integers 0..255 of the image's spatial shape.
     autosave_path : str or pathlib.Path, optional
-        NIfTI file (``.nii.gz`` or ``.nii``) written after every change. When it
-        exists already, it is restored; its content is never replaced without
-        being loaded first. None: no autosave.
+        NIfTI snapshot (``.nii.gz`` or ``.nii``); every change is appended to a
+        log next to it (``<stem>.strokes``), so a crash loses at most the
+        stroke being written, and the snapshot is rewritten now and then and
+        on :meth:`close`. Existing files are restored, never replaced unread.
+        None: no autosave.
     on_bad_autosave : {"raise", "backup"}
-        What to do when the autosave file exists but cannot be used (corrupt,
-        another shape or affine, values outside 0..255). "raise" (default)
-        raises an error that names the file and leaves it untouched;
-        "backup" renames it to ``<name>.bak`` (``.bak1``, ... if taken), warns,
-        and starts from empty scribbles.
+        An unusable autosave file: raise an error that names it (default) or
+        rename it to ``<name>.bak`` and start empty.
+    classes : ClassTable or sequence of str, optional
+        Names (and exported values) of the classes; default: class 1 is the
+        background (exported as 0), class k exports as k-1. Classes painted
+        beyond the table are added to it.
+    compact_every : int
+        Logged changes after which the snapshot is rewritten.
 
     Attributes
     ----------
     image : Image
-        The image.
-    classifier : PixelClassifier or None
-        None until the first :meth:`update` when none was given.
+    classifier : PixelClassifier
+    classes : ClassTable
     autosave_path : pathlib.Path or None
-        Where the scribbles are saved after every change.
-    restored_from : pathlib.Path or None
-        The autosave file the scribbles were restored from, if any.
-    backup_path : pathlib.Path or None
-        Where an unusable autosave file was moved (``on_bad_autosave="backup"``).
+    restored_from, backup_path : pathlib.Path or None
+        Where scribbles were restored from; where an unusable file was moved.
     prediction, uncertainty : numpy.ndarray or None
-        Result of the last :meth:`update`: uint8 classes and float32 values
-        in [0, 1] (1 = most uncertain), both of the shape of `prediction_roi`.
-    prediction_roi : tuple of slice or None
-        The region those arrays cover.
+        Result of the last :meth:`update` (label values; float32 in [0, 1],
+        1 = most uncertain), of the shape of `prediction_roi`.
     segmentation : numpy.ndarray or None
-        The whole-image prediction of the last :meth:`predict_volume`.
-
-    Raises
-    ------
-    InvalidImageError, ShapeMismatchError, AffineMismatchError, CorruptFileError, FileFormatError
-        For a bad image, scribbles that do not fit it, or an unusable autosave file.
+        The whole-image label map of the last :meth:`predict_volume`.
 
     Examples
     --------
@@ -120,63 +104,64 @@ class LabelingSession:
     >>> import numpy as np
     >>> from labtools import datasets, metrics
     >>> from labtools.pixel_classifier import PixelClassifier
-    >>> image, truth = datasets.phantom((48, 48), n_lesions=0, seed=0)
-    >>> session = LabelingSession(image, classifier=PixelClassifier(n_estimators=20, n_jobs=1))
-    >>> for label in (1, 2, 3):          # CSF, grey matter, white matter
-    ...     rows, cols = np.nonzero(truth == label)
-    ...     _ = session.add_stroke((rows[::15], cols[::15]), label)
-    >>> _ = session.add_stroke((np.arange(4), np.arange(4)), 4)  # background as class 4
+    >>> image, truth = datasets.phantom((48, 48), n_lesions=0, seed=0)   # 0 = background
+    >>> session = LabelingSession(image, classifier=PixelClassifier(n_estimators=20, n_jobs=1),
+    ...                           classes=["background", "CSF", "grey matter", "white matter"])
+    >>> for value in (0, 1, 2, 3):
+    ...     rows, cols = np.nonzero(truth == value)
+    ...     _ = session.add_stroke((rows[::15], cols[::15]), value + 1)   # scribble classes 1..4
     >>> prediction, uncertainty = session.update()
     >>> prediction.shape, prediction.dtype, uncertainty.dtype
     ((48, 48), dtype('uint8'), dtype('float32'))
-    >>> bool(metrics.dice(prediction == 3, truth == 3) > 0.8)
+    >>> bool(metrics.dice(prediction == 3, truth == 3) > 0.8)      # the phantom's own values
     True
     """
 
     def __init__(self, image, *, classifier=None, scribbles=None, autosave_path=None,
-                 on_bad_autosave: str = "raise") -> None:
-        if on_bad_autosave not in _ON_BAD_AUTOSAVE:
-            raise InvalidImageError(
-                f"on_bad_autosave must be one of {_ON_BAD_AUTOSAVE}, got {on_bad_autosave!r}")
+                 on_bad_autosave: str = "raise", classes=None, compact_every: int = 500) -> None:
+        if on_bad_autosave not in ON_BAD_AUTOSAVE:
+            raise ParameterError(f"on_bad_autosave must be one of {ON_BAD_AUTOSAVE}, got {on_bad_autosave!r}")
         self.image = image if isinstance(image, io.Image) else io.Image(np.asarray(image))
         io.check_finite(self.image.array, name=self._image_name())
         self._shape = tuple(self.image.spatial_shape)
-        self._size = int(np.prod(self._shape))
-        self._index_dtype = np.uint32 if self._size < 2**32 else np.int64
+        self._index_dtype = np.uint32 if int(np.prod(self._shape)) < 2**32 else np.int64
         self.classifier = _as_classifier(classifier)
-        self.autosave_path = None if autosave_path is None else Path(autosave_path)
-        self.restored_from: Path | None = None
-        self.backup_path: Path | None = None
-        self._saved_stat = None  # (inode, mtime_ns, size) of the autosave file we last read or wrote
+        self.classes = _as_class_table(classes)
         self._lock = threading.RLock()        # scribbles, history, results
         self._fit_lock = threading.Lock()     # one fit/predict at a time (GUIs run them in workers)
+        self._closing = threading.Event()
         self._undo: list[Stroke] = []
         self._redo: list[Stroke] = []
         self._listeners: list = []
         self._version = 0
-        # A classifier that arrives fitted is used as is until the scribbles change.
         self._fitted_version = 0 if _is_fitted(self.classifier) else None
-        self._fitted_here = False  # whether the classifier has seen this image's features
         self.prediction = self.uncertainty = self.prediction_roi = None
-        self.segmentation = None
+        self.segmentation = self.volume_uncertainty = None
         self._segmentation_version = None
 
         initial = None if scribbles is None else self._checked_scribbles(scribbles, "scribbles")
-        if self.autosave_path is not None:
-            self._check_autosave_path()
-            restored = self._restore(on_bad_autosave)
+        self._autosave = None
+        self.autosave_path = self.restored_from = self.backup_path = None
+        if autosave_path is not None:
+            self._autosave = Autosave(autosave_path, self.image, self._checked_scribbles, compact_every)
+            self.autosave_path = self._autosave.path
+            restored = self._autosave.restore(on_bad_autosave)
+            self.restored_from, self.backup_path = self._autosave.restored_from, self._autosave.backup_path
             if restored is not None and initial is not None and not np.array_equal(restored, initial):
                 raise InvalidImageError(
-                    f"{self.autosave_path} already holds other scribbles ({_count(restored)} "
+                    f"{self.autosave_path} already holds other scribbles ({np.count_nonzero(restored)} "
                     f"labelled voxels); they are not replaced. Open the session without "
                     "scribbles= to continue from them, or pass another autosave_path.")
             initial = restored if restored is not None else initial
         self._scribbles = np.zeros(self._shape, np.uint8) if initial is None else initial
-        self._counts = np.bincount(self._scribbles.ravel(), minlength=MAX_LABEL + 1).astype(np.int64)
+        self._samples = TrainingSamples(self._scribbles)
+        for value in self._samples.classes():
+            self.classes = self.classes.with_class(int(value))
+        self._features = FeatureCache(self.image, self.classifier)
 
     @classmethod
-    def open(cls, image_path, *, autosave_path=None, classifier=None,
-             on_bad_autosave: str = "raise") -> "LabelingSession":
+    def open(cls, image_path, *, autosave_path=None, classifier=None, on_bad_autosave: str = "raise",
+             classes=None) -> "LabelingSession":
         """Open an image file and restore its scribbles, if any.
 
         Parameters
@@ -186,7 +171,7 @@ class LabelingSession:
         autosave_path : str or pathlib.Path, optional
             Default: ``<image stem>_scribbles.nii.gz`` next to the image
             (:func:`scribbles_path_for`).
-        classifier, on_bad_autosave
+        classifier, on_bad_autosave, classes
             As for :class:`LabelingSession`.
 
         Examples
@@ -199,14 +184,14 @@ class LabelingSession:
         2
         >>> session.autosave_path.name
         't1_scribbles.nii.gz'
-        >>> LabelingSession.open(path).class_counts()    # restored from the autosave file
+        >>> LabelingSession.open(path).class_counts()    # restored (the log, even before close())
         {2: 2}
         """
         image = io.load(image_path)
         if autosave_path is None:
             autosave_path = scribbles_path_for(image_path)
         return cls(image, classifier=classifier, autosave_path=autosave_path,
-                   on_bad_autosave=on_bad_autosave)
+                   on_bad_autosave=on_bad_autosave, classes=classes)
 
     # ------------------------------------------------------------------ state
     @property
@@ -215,6 +200,16 @@ class LabelingSession:
         view = self._scribbles.view()
         view.flags.writeable = False
         return view
+
+    @property
+    def scribbles_buffer(self) -> np.ndarray:
+        """The scribble array itself, for a view that paints in place (napari's Labels layer).
+
+        Whatever is painted into it must be reported at once with
+        ``add_stroke(index, label, previous=old_values)``; the session then
+        records, autosaves and learns from it as from any stroke.
+        """
+        return self._scribbles
 
     @property
     def can_undo(self) -> bool:
@@ -232,7 +227,7 @@ class LabelingSession:
         return self._fitted_version != self._version
 
     def class_counts(self) -> dict[int, int]:
-        """Number of labelled voxels per class, for classes that have any.
+        """Number of labelled voxels per scribble class, for classes that have any.
 
         Examples
         --------
@@ -241,14 +236,16 @@ class LabelingSession:
         >>> s.class_counts()
         {3: 4}
         """
-        return {int(k): int(self._counts[k]) for k in np.flatnonzero(self._counts[1:]) + 1}
+        return self._samples.counts()
 
     def on_change(self, callback):
         """Call ``callback(kind)`` after every change; returns a function that disconnects it.
 
         `kind` is ``"stroke"``, ``"undo"``, ``"redo"``, ``"update"`` (a new
-        :attr:`prediction`) or ``"volume"`` (a new :attr:`segmentation`).
-        Callbacks run in the thread that made the change, after the autosave.
+        :attr:`prediction`), ``"volume"`` (a new :attr:`segmentation`),
+        ``"classifier"`` or ``"classes"``. Callbacks run in the thread that
+        made the change, after the autosave; :attr:`last_stroke` is the
+        stroke a ``"stroke"``, ``"undo"`` or ``"redo"`` applied.
 
         Examples
         --------
@@ -268,20 +265,28 @@ class LabelingSession:
 
         return disconnect
 
+    def rename_class(self, scribble: int, name: str) -> None:
+        """Call class `scribble` `name` (legends, exports' label files)."""
+        self.classes = self.classes.with_class(check_label(scribble)).renamed(scribble, str(name))
+        self._notify("classes")
+
     # ---------------------------------------------------------------- strokes
-    def add_stroke(self, index, label: int) -> int:
+    def add_stroke(self, index, label: int, *, previous=None) -> int:
         """Paint `label` at the voxels `index` selects; label 0 erases.
 
         Parameters
         ----------
         index
-            The voxels, as one of: a boolean mask of the image's spatial shape;
-            a tuple of one integer coordinate array (or int) per axis, as
-            ``numpy.nonzero`` returns; an integer array of points, shape
-            ``(n, ndim)``; or a tuple of slices and ints (``np.s_[3, 10:20]``).
-            Coordinates must lie inside the image (no negative indices).
+            The voxels: a boolean mask of the image's spatial shape; a tuple
+            of one integer coordinate array (or int) per axis, as
+            ``numpy.nonzero`` returns; an integer array of points ``(n,
+            ndim)``; or a tuple of slices and ints (``np.s_[3, 10:20]``).
         label : int
             0..255.
+        previous : numpy.ndarray, optional
+            For a view that already painted `label` into
+            :attr:`scribbles_buffer`: the values those voxels held before, in
+            the order of `index` (a tuple of coordinate arrays or points).
 
         Returns
         -------
@@ -291,8 +296,8 @@ class LabelingSession:
 
         Raises
         ------
-        InvalidImageError, ShapeMismatchError
-            For a bad label or index; nothing has changed then.
+        InvalidImageError, ShapeMismatchError, ParameterError
+            For a bad index or label; nothing has changed then.
 
         Examples
         --------
@@ -308,20 +313,22 @@ class LabelingSession:
         """
         label = check_label(label)
         with self._lock:
-            indices = flat_indices(index, self._shape, self._index_dtype)
-            flat = self._scribbles.reshape(-1)
-            previous = flat[indices]
-            changed = previous != label
+            if previous is None:
+                indices = flat_indices(index, self._shape, self._index_dtype)
+                before = self._scribbles.reshape(-1)[indices]
+            else:
+                indices, before = _painted(index, previous, self._shape, self._index_dtype)
+            changed = before != label
             if not changed.all():
-                indices, previous = indices[changed], previous[changed]
+                indices, before = indices[changed], before[changed]
             if indices.size == 0:
                 return 0
-            stroke = Stroke(indices, previous, label)
+            stroke = Stroke(indices, before, label)
             self._apply(stroke, undo=False)
             self._undo.append(stroke)
             self._redo.clear()
-            self._changed()
-        self._autosave_and_notify("stroke")
+            self.classes = self.classes.with_class(label) if label else self.classes
+        self._record_and_notify("stroke", stroke, label)
         return int(indices.size)
 
     def undo(self) -> bool:
@@ -339,8 +346,7 @@ class LabelingSession:
             stroke = self._undo.pop()
             self._apply(stroke, undo=True)
             self._redo.append(stroke)
-            self._changed()
-        self._autosave_and_notify("undo")
+        self._record_and_notify("undo", stroke, stroke.previous)
         return True
 
     def redo(self) -> bool:
@@ -351,24 +357,59 @@ class LabelingSession:
             stroke = self._redo.pop()
             self._apply(stroke, undo=False)
             self._undo.append(stroke)
-            self._changed()
-        self._autosave_and_notify("redo")
+        self._record_and_notify("redo", stroke, stroke.label)
         return True
+
+    def import_scribbles(self, labels, *, names=None) -> int:
+        """Add an existing label map as scribbles (one undoable stroke), keeping its values.
+
+        Voxels of value 0 stay unlabelled; value ``v`` becomes the class that
+        exports as ``v`` (added to :attr:`classes` if needed).
+
+        Examples
+        --------
+        >>> s = LabelingSession(np.zeros((4, 4)))
+        >>> labels = np.zeros((4, 4), np.uint8); labels[0] = 5; labels[3] = 7
+        >>> s.import_scribbles(labels)
+        8
+        >>> sorted(s.classes.values)[-2:]
+        [5, 7]
+        """
+        io.check_pair(self.image, labels)
+        array = labels.array if isinstance(labels, io.Image) else np.asarray(labels)
+        values = [int(v) for v in np.unique(array[array > 0])]
+        table = self.classes
+        for value in values:
+            table = table.with_value(value, (names or {}).get(value))
+        self.classes = table
+        changed = 0
+        for value in values:
+            changed += self.add_stroke(array == value, table.to_scribbles(np.array(value)).item())
+        return changed
 
     def _apply(self, stroke: Stroke, *, undo: bool) -> None:
         flat = self._scribbles.reshape(-1)
-        old_counts = np.bincount(stroke.previous, minlength=MAX_LABEL + 1)
         if undo:
             flat[stroke.indices] = stroke.previous
-            self._counts += old_counts
-            self._counts[stroke.label] -= stroke.indices.size
+            self._samples.change(stroke.indices, np.full(stroke.indices.shape, stroke.label, np.uint8),
+                                 stroke.previous)
         else:
             flat[stroke.indices] = stroke.label
-            self._counts -= old_counts
-            self._counts[stroke.label] += stroke.indices.size
-
-    def _changed(self) -> None:
+            self._samples.change(stroke.indices, stroke.previous, stroke.label)
+        self.last_stroke = stroke
         self._version += 1
+
+    def _record_and_notify(self, kind: str, stroke: Stroke, values) -> None:
+        try:
+            if self._autosave is not None:
+                with self._lock:
+                    self._autosave.record(self._scribbles, stroke.indices, values)
+        finally:
+            self._notify(kind)
+
+    def _notify(self, kind: str) -> None:
+        for callback in list(self._listeners):
+            callback(kind)
 
     # ------------------------------------------------------------- prediction
     def update(self, roi=None):
@@ -378,17 +419,15 @@ class LabelingSession:
         ----------
         roi : tuple of slice or int, optional
             The region to predict, one entry per spatial axis, e.g.
-            ``np.s_[:, :, 40:41]`` for the slice on screen; an int ``i`` means
-            ``i:i+1`` (the axis is kept). Missing trailing entries mean the
-            whole axis. Default: the whole image.
+            ``np.s_[:, :, 40]`` for the slice on screen (an int keeps the axis,
+            of length 1). Default: the whole image.
 
         Returns
         -------
         prediction : numpy.ndarray
-            uint8 classes, the roi's shape (also stored as :attr:`prediction`).
+            Label values (:attr:`classes`), the roi's shape (also :attr:`prediction`).
         uncertainty : numpy.ndarray
-            float32 in [0, 1], as ``classifier.uncertainty(kind="margin")``
-            (also stored as :attr:`uncertainty`).
+            float32 in [0, 1], the margin between the two likeliest classes.
 
         Raises
         ------
@@ -396,13 +435,11 @@ class LabelingSession:
             When fewer than two classes are painted and the classifier is not
             fitted yet, or for a bad roi.
         """
-        roi = self._normalize_roi(roi)
+        roi = normalize_roi(roi, self._shape)
         with self._fit_lock:
             classifier = self._fit_if_needed()
-            if hasattr(classifier, "cache_features"):  # the first update pays for all later ones
-                classifier.cache_features(self.image)
-            probabilities = classifier.predict_proba(self.image, roi=roi)
-        prediction, uncertainty = _labels_and_margin(probabilities, classifier)
+            probabilities = classifier.predict_proba(self.image, features=self._features.region(roi))
+        prediction, uncertainty = self._labels_and_margin(probabilities, classifier)
         with self._lock:
             self.prediction, self.uncertainty, self.prediction_roi = prediction, uncertainty, roi
         self._notify("update")
@@ -418,60 +455,49 @@ class LabelingSession:
         callback : callable, optional
             ``callback(done, total)`` after each slab; returning False cancels.
         slab : int, optional
-            Slab thickness in voxels along the last axis; default about 1/20
-            of it (at least 1). A classifier that was fitted elsewhere and not
-            yet refitted in this session predicts in one go instead.
+            Slab thickness along the last axis; default about 1/20 of it.
 
         Returns
         -------
         numpy.ndarray or None
-            uint8 classes of the image's spatial shape (also stored as
-            :attr:`segmentation`), or None when cancelled.
+            Label values of the image's spatial shape (also :attr:`segmentation`),
+            or None when cancelled (or the session is closing).
         """
+        from tqdm.auto import tqdm
+
         n = self._shape[-1]
-        slab = max(1, -(-n // 20)) if slab is None else int(slab)
+        slab = max(1, -(-n // 20)) if slab is None else operator_index(slab, "slab")
         if slab < 1:
-            raise InvalidImageError(f"slab must be at least 1 voxel, got {slab}")
+            raise ParameterError(f"slab must be at least 1 voxel, got {slab}")
         with self._fit_lock:
-            segmentation = self._predict_slabs(slab, progress, callback)
-        if segmentation is None:
-            return None
+            classifier = self._fit_if_needed()
+            version = self._fitted_version
+            features = self._features.whole()
+            segmentation = np.zeros(self._shape, self.classes.to_values(np.zeros(1, np.uint8)).dtype)
+            uncertainty = np.zeros(self._shape, np.float32)
+            with tqdm(total=n, desc="predict", unit="slice", disable=not progress) as bar:
+                for start in range(0, n, slab):
+                    if self._closing.is_set():
+                        return None
+                    roi = (slice(None),) * (len(self._shape) - 1) + (slice(start, min(start + slab, n)),)
+                    proba = classifier.predict_proba(self.image, features=features[(slice(None), *roi)])
+                    segmentation[roi], uncertainty[roi] = self._labels_and_margin(proba, classifier)
+                    bar.update(roi[-1].stop - start)
+                    if callback is not None and callback(roi[-1].stop, n) is False:
+                        return None
+        with self._lock:
+            self.segmentation, self._segmentation_version = segmentation, version
+            self.volume_uncertainty = uncertainty
         self._notify("volume")
         return segmentation
 
-    def _predict_slabs(self, slab: int, progress: bool, callback):
-        from tqdm.auto import tqdm
-
-        classifier = self._fit_if_needed()
-        version, n = self._fitted_version, self._shape[-1]
-        if not self._fitted_here:
-            # A classifier fitted elsewhere has no features of this image yet; slabs would each
-            # compute theirs with a halo of up to ~50 voxels, so build them all in one go.
-            slab = n
-        segmentation = np.zeros(self._shape, np.uint8)
-        with tqdm(total=n, desc="predict", unit="slice", disable=not progress) as bar:
-            for start in range(0, n, slab):
-                roi = (slice(None),) * (len(self._shape) - 1) + (slice(start, min(start + slab, n)),)
-                segmentation[roi] = classifier.predict(self.image, roi=None if slab == n else roi)
-                bar.update(roi[-1].stop - start)
-                if callback is not None and callback(roi[-1].stop, n) is False:
-                    return None
-        with self._lock:
-            self.segmentation, self._segmentation_version = segmentation, version
-        return segmentation
-
     def export(self, path, *, progress: bool = False) -> Path:
-        """Write the whole segmentation to `path` with the image's affine.
+        """Write the whole segmentation (label values) to `path`, with the class table next to it.
 
         Reuses :attr:`segmentation` when it is up to date with the scribbles,
-        else predicts the whole image first. The values are the scribble
-        classes (0 does not occur: every voxel gets a class). The file is
-        written atomically, in the format its suffix names.
-
-        Returns
-        -------
-        pathlib.Path
-            The written file.
+        else predicts the whole image first. Also writes the classes' names
+        and colours as ``<stem>_labels.txt`` (ITK-SNAP label descriptions;
+        3D Slicer imports them too). Both files are written atomically.
 
         Raises
         ------
@@ -483,18 +509,69 @@ class LabelingSession:
         for protected, what in ((self.image.path, "the image"), (self.autosave_path, "the autosave file")):
             if protected is not None and same_file(path, protected):
                 raise InvalidImageError(f"{path} is {what} of this session; export elsewhere.")
+        segmentation = self._fresh_segmentation(progress)
+        written = io.save(self.image.with_array(segmentation), path)
+        self.classes.write(label_file_for(path))
+        return written
+
+    def object_table(self, values=None, *, progress: bool = False) -> list[dict]:
+        """Connected objects of the whole segmentation, one row each (ilastik's object workflow).
+
+        Parameters
+        ----------
+        values : int or sequence of int, optional
+            Label values whose objects are listed; default every class but 0.
+
+        Returns
+        -------
+        list of dict
+            Rows of :func:`labtools.labeling.objects.object_table`: voxels, volume in ml,
+            bounding box, centre (voxels, mm), mean intensity, mean and max uncertainty.
+
+        Examples
+        --------
+        >>> from labtools.pixel_classifier import PixelClassifier
+        >>> image = np.zeros((12, 12), np.float32); image[2:5, 2:5] = image[8:11, 7:10] = 1
+        >>> s = LabelingSession(image, classifier=PixelClassifier(sigmas=(0.7,), n_estimators=5))
+        >>> _ = s.add_stroke(image == 0, 1); _ = s.add_stroke(image == 1, 2)
+        >>> [(row["object"], row["voxels"]) for row in s.object_table()]
+        [(1, 9), (2, 9)]
+        """
+        from labtools.labeling.objects import object_table
+
+        segmentation = self._fresh_segmentation(progress)
+        values = ([v for v in self.classes.values if v != 0] if values is None
+                  else [int(v) for v in np.atleast_1d(values)])
+        names = self.classes.names()
+        image = self.image.array if self.image.channel_axis is None else self.image.array[0]
+        rows = []
+        for value in values:
+            rows += object_table(segmentation, value, image=image, uncertainty=self.volume_uncertainty,
+                                 spacing=self.image.spacing, affine=self.image.affine,
+                                 name=names.get(value, f"class {value}"))
+        return rows
+
+    def export_objects(self, path, values=None, *, progress: bool = False) -> Path:
+        """Write :meth:`object_table` as CSV to `path` (atomically)."""
+        from labtools.labeling.objects import write_object_table
+
+        return write_object_table(self.object_table(values, progress=progress), path)
+
+    def _fresh_segmentation(self, progress: bool):
         fresh = (self.segmentation is not None and not self.needs_fit
                  and self._segmentation_version == self._fitted_version)
         segmentation = self.segmentation if fresh else self.predict_volume(progress=progress)
-        return io.save(self.image.with_array(segmentation), path)
+        if segmentation is None:
+            raise InvalidImageError("the prediction was cancelled (the session is closing); nothing exported")
+        return segmentation
 
     def set_classifier(self, classifier) -> None:
         """Go on with another classifier (new features, or one loaded from a file).
 
         Scribbles, undo history and autosave stay as they are. A fitted
         classifier is used as is until the scribbles change; an unfitted one
-        is fitted on the current scribbles at the next update. Results of the
-        old classifier are dropped.
+        is fitted on the current scribbles at the next update. The feature
+        cache is kept when the feature settings are the same.
 
         Examples
         --------
@@ -509,10 +586,20 @@ class LabelingSession:
         with self._fit_lock, self._lock:  # never while a fit or a prediction runs
             self.classifier = classifier
             self._fitted_version = self._version if _is_fitted(classifier) else None
-            self._fitted_here = False
+            self._samples.only_added = False
+            if not self._features.matches(classifier):
+                self._features.close()
+                self._features = FeatureCache(self.image, classifier)
+                self._samples.forget_rows()
+            else:
+                self._features.classifier = classifier
             self.prediction = self.uncertainty = self.prediction_roi = None
             self.segmentation = self._segmentation_version = None
         self._notify("classifier")
+
+    def prepare_features(self) -> None:
+        """Start building the whole feature bank in the background (GUIs call it when labeling starts)."""
+        self._features.start_background()
 
     def _fit_if_needed(self):
         with self._lock:
@@ -525,125 +612,63 @@ class LabelingSession:
                 raise InvalidImageError(
                     f"{self._image_name()}: cannot train the classifier: {have}. Paint at least "
                     "two classes (e.g. the structure and its background).")
-            scribbles, version = self._scribbles.copy(), self._version
-        if self.classifier is None:
-            from labtools.pixel_classifier import PixelClassifier
-
-            self.classifier = PixelClassifier()
-        self.classifier.fit(self.image, scribbles)  # outside the lock: strokes may go on meanwhile
+            version, classifier = self._version, self.classifier
+            refit_some = (self._samples.only_added and _is_fitted(classifier)
+                          and np.array_equal(classifier.classes_, self._samples.classes())
+                          and classifier.refit_fraction < 1)
+            indices, y, pending = self._samples.draw(classifier.max_samples, classifier.random_state)
+        # Outside the lock: strokes may go on meanwhile (they bump the version: the next update refits).
+        X = self._samples.rows(indices, pending, self._features)
+        if refit_some:
+            classifier.refit_oldest_trees(X, y)
+        else:
+            classifier.fit_samples(X, y, ndim=len(self._shape))
         with self._lock:
-            self._fitted_version, self._fitted_here = version, True
-        return self.classifier
+            self._fitted_version = version
+            if version == self._version:
+                self._samples.fitted()
+        return classifier
 
-    def _normalize_roi(self, roi) -> tuple[slice, ...]:
-        if roi is None:
-            return tuple(slice(0, n) for n in self._shape)
-        roi = roi if isinstance(roi, tuple) else (roi,)
-        if len(roi) > len(self._shape):
-            raise InvalidImageError(f"roi {roi} has {len(roi)} entries, the image has "
-                                    f"{len(self._shape)} axes")
-        out = []
-        for axis, n in enumerate(self._shape):
-            item = roi[axis] if axis < len(roi) else slice(None)
-            if isinstance(item, slice):
-                start, stop, step = item.indices(n)
-                if step != 1:
-                    raise InvalidImageError(f"roi {roi}: slices must have step 1")
-            else:
-                try:
-                    start = operator.index(item)
-                except TypeError:
-                    raise InvalidImageError(f"roi {roi}: entries must be slices or ints") from None
-                if not 0 <= start < n:
-                    raise InvalidImageError(f"roi {roi}: index {start} outside axis {axis} (0..{n - 1})")
-                stop = start + 1
-            if stop <= start:
-                raise InvalidImageError(f"roi {roi}: empty along axis {axis}")
-            out.append(slice(start, stop))
-        return tuple(out)
+    def _labels_and_margin(self, probabilities, classifier):
+        from labtools.pixel_classifier import uncertainty_from_proba
 
-    # --------------------------------------------------------------- autosave
+        scribble_classes = np.asarray(classifier.classes_)[np.argmax(probabilities, axis=0)]
+        return self.classes.to_values(scribble_classes), uncertainty_from_proba(probabilities, "margin")
+
+    # --------------------------------------------------------------- saving
     def save_scribbles(self, path=None) -> Path:
-        """Write the scribbles (with the image's affine) to `path`, default the autosave file.
+        """Write the scribbles (with the image's affine) to `path`, default the autosave snapshot.
 
-        Writing the autosave file refuses to replace a version that another
-        program wrote since this session last read or wrote it.
+        Writing the snapshot refuses to replace a version that another program
+        wrote since this session last read or wrote it.
         """
-        target = self.autosave_path if path is None else Path(path)
-        if target is None:
-            raise MissingFileError("this session has no autosave_path; pass a path to save to")
+        if path is None:
+            if self._autosave is None:
+                raise MissingFileError("this session has no autosave_path; pass a path to save to")
+            with self._lock:
+                self._autosave.compact(self._scribbles)
+            return self.autosave_path
         with self._lock:
-            data = self.image.with_array(self._scribbles.copy())
-            guard = self.autosave_path is not None and same_file(target, self.autosave_path)
-            if guard:
-                self._check_not_changed_elsewhere()
-            try:
-                io.save(data, target)
-            except LabtoolsError:
-                raise
-            except OSError as err:  # permission denied, disk full: io.save lets these through
-                raise CorruptFileError(f"{target}: cannot write the scribbles ({err})") from err
-            if guard:
-                self._saved_stat = file_stat(target)
-        return target
+            if self._autosave is not None:
+                return self._autosave.write(self._scribbles, Path(path))
+            return io.save(self.image.with_array(self._scribbles.copy()), path)
 
-    def _autosave_and_notify(self, kind: str) -> None:
-        try:
-            if self.autosave_path is not None:
-                try:
-                    self.save_scribbles()
-                except LabtoolsError as err:
-                    raise type(err)(f"{err} The change is kept in memory but is NOT saved; fix the "
-                                    "problem and call save_scribbles(), or save elsewhere with "
-                                    "save_scribbles(path).") from err
-        finally:
-            self._notify(kind)
+    def close(self) -> None:
+        """Stop background work, wait for a running fit or prediction, save the snapshot, close the log.
 
-    def _notify(self, kind: str) -> None:
-        for callback in list(self._listeners):
-            callback(kind)
+        Safe to call twice; the session should not be used afterwards.
+        """
+        self._closing.set()
+        self._features.close()
+        with self._fit_lock, self._lock:
+            if self._autosave is not None:
+                self._autosave.close(self._scribbles)
 
-    def _check_autosave_path(self) -> None:
-        path = self.autosave_path
-        if not path.name.lower().endswith(AUTOSAVE_SUFFIXES):
-            raise FileFormatError(f"{path}: autosave files are NIfTI (.nii.gz or .nii), so that "
-                                  "they keep the image's geometry")
-        if not path.parent.is_dir():
-            raise MissingFileError(f"{path}: the folder {path.parent} does not exist")
-        if not os.access(path.parent, os.W_OK):
-            raise CorruptFileError(f"{path}: the folder {path.parent} is not writable, so the "
-                                   "scribbles could not be autosaved; pass another autosave_path")
+    def __enter__(self) -> "LabelingSession":
+        return self
 
-    def _restore(self, on_bad_autosave: str) -> np.ndarray | None:
-        path = self.autosave_path
-        if not path.exists():
-            return None
-        stat = file_stat(path)
-        try:
-            saved = io.load(path)
-            scribbles = self._checked_scribbles(saved, str(path))
-        except LabtoolsError as err:
-            if on_bad_autosave == "raise":
-                raise type(err)(
-                    f"cannot restore the scribbles from {path}: {err} The file was left as it is. "
-                    "Move it away (or open with on_bad_autosave='backup' to have it renamed to "
-                    f"{free_backup_name(path).name}) to start with empty scribbles.") from err
-            self.backup_path = free_backup_name(path)
-            os.replace(path, self.backup_path)
-            warnings.warn(f"{path} could not be restored ({err}); it was moved to "
-                          f"{self.backup_path} and the session starts with empty scribbles.",
-                          UserWarning, stacklevel=4)
-            return None
-        self.restored_from, self._saved_stat = path, stat
-        return scribbles
-
-    def _check_not_changed_elsewhere(self) -> None:
-        current = file_stat(self.autosave_path)
-        if current is not None and current != self._saved_stat:
-            raise CorruptFileError(
-                f"{self.autosave_path} was written by another program (or another session) "
-                "since this session read it; it is not overwritten. Save these scribbles "
-                "elsewhere with save_scribbles(path), or reopen the image to continue from the file.")
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # ------------------------------------------------------------- validation
     def _checked_scribbles(self, scribbles, name: str) -> np.ndarray:
@@ -652,8 +677,7 @@ class LabelingSession:
         if array.dtype == bool:
             return array.astype(np.uint8)
         if array.dtype.kind not in "iuf":
-            raise InvalidImageError(
-                f"{name}: scribbles must be integers 0..{MAX_LABEL}, got dtype {array.dtype}")
+            raise InvalidImageError(f"{name}: scribbles must be integers 0..{MAX_LABEL}, got dtype {array.dtype}")
         if array.size and (array.min() < 0 or array.max() > MAX_LABEL):
             raise InvalidImageError(
                 f"{name}: scribble values must lie in 0..{MAX_LABEL} (0 = not labelled), "
@@ -671,25 +695,52 @@ class LabelingSession:
 
 
 def _as_classifier(classifier):
-    if classifier is None or not isinstance(classifier, (str, os.PathLike)):
-        return classifier
     from labtools.pixel_classifier import PixelClassifier
 
-    return PixelClassifier.load(classifier)
+    if classifier is None:
+        return PixelClassifier()
+    if isinstance(classifier, (str, os.PathLike)):
+        return PixelClassifier.load(classifier)
+    return classifier
+
+
+def _as_class_table(classes) -> ClassTable:
+    if classes is None:
+        return ClassTable.default(2)
+    if isinstance(classes, ClassTable):
+        return classes
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise ParameterError(f"classes must be a ClassTable or a list of names, got {classes!r}")
+    return ClassTable.default(list(classes))
 
 
 def _is_fitted(classifier) -> bool:
     return classifier is not None and hasattr(classifier, "classes_")
 
 
-def _count(scribbles: np.ndarray) -> int:
-    return int(np.count_nonzero(scribbles))
+def _painted(index, previous, shape, index_dtype):
+    """Flat indices and old values of voxels a view painted in place (duplicates: the first old value)."""
+    if isinstance(index, np.ndarray) and index.ndim == 2:
+        index = tuple(index.T)
+    if not isinstance(index, tuple) or len(index) != len(shape):
+        raise InvalidImageError("with previous=, the stroke index must be coordinate arrays (one per axis) "
+                                "or (n, ndim) points, in the order of the previous values")
+    coords = [np.asarray(c, np.int64).ravel() for c in index]
+    previous = np.asarray(previous, np.uint8).ravel()
+    if any(c.shape != previous.shape for c in coords):
+        raise InvalidImageError(f"previous has {previous.size} values for {coords[0].size} voxels")
+    for axis, (c, n) in enumerate(zip(coords, shape)):
+        if c.size and (c.min() < 0 or c.max() >= n):
+            raise InvalidImageError(f"stroke outside the image along axis {axis} (0..{n - 1}). Nothing was painted.")
+    flat = np.ravel_multi_index(coords, shape)
+    flat, first = np.unique(flat, return_index=True)
+    return flat.astype(index_dtype), previous[first]
 
 
-def _labels_and_margin(probabilities: np.ndarray, classifier) -> tuple[np.ndarray, np.ndarray]:
-    """Class map and margin uncertainty from (K, ...) probabilities, as the classifier defines them."""
-    from labtools.pixel_classifier import uncertainty_from_proba
+def operator_index(value, name: str) -> int:
+    import operator
 
-    classes = np.asarray(classifier.classes_)
-    labels = classes[np.argmax(probabilities, axis=0)].astype(np.uint8)
-    return labels, uncertainty_from_proba(probabilities, "margin")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ParameterError(f"{name} must be an integer, got {value!r}") from None

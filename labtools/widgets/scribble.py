@@ -30,7 +30,6 @@ from labtools.widgets.render import (
 
 __all__ = ["ScribbleCanvas"]
 
-_COLORS = label_colors(256)  # scribble classes are 1..255; a class keeps its colour everywhere
 _ERASE = 0
 _VIEWS = ("prediction", "uncertainty")
 
@@ -117,6 +116,9 @@ class ScribbleCanvas(widgets.VBox):
         self._axis = None if len(self._shape) == 2 else _checked_axis(axis)
         self._prediction = self._uncertainty = None
         self._names = _class_names(classes, session)
+        for scribble, name in self._names.items():  # the session's class table holds the names
+            if session.classes.by_scribble(scribble).name != name:
+                session.rename_class(scribble, name)
 
         self.canvas = PaintCanvas()
         self.class_picker = widgets.ToggleButtons(
@@ -141,7 +143,7 @@ class ScribbleCanvas(widgets.VBox):
             # Not continuous: every new slice costs a prediction.
             self.slice_slider = widgets.IntSlider(value=start, min=0, max=n - 1, description="slice",
                                                   continuous_update=False)
-        self.legend = widgets.HTML(legend_html(self._names, _COLORS))
+        self.legend = widgets.HTML(legend_html(self._names, self._scribble_colors()))
         self.status = widgets.HTML()
         self._wire()
         buttons = widgets.HBox([self.undo_button, self.redo_button, self.suggest_button])
@@ -261,16 +263,20 @@ class ScribbleCanvas(widgets.VBox):
             base = self.prediction_rgb()
             base = overlay(grey) if base is None else base
         scribbles = plane(self.session.scribbles, self._axis, self.index)
-        return overlay(base, scribbles, opacity=1.0, colors=_COLORS)
+        return overlay(base, scribbles, opacity=1.0, colors=self._scribble_colors())
 
     def prediction_rgb(self) -> np.ndarray | None:
         """The slice with the prediction overlaid (no scribbles), or None before the first prediction."""
         if self._prediction is None:
             return None
         grey = plane(self._grey, self._axis, self.index)
-        return overlay(grey, self._prediction, opacity=self.opacity_slider.value, colors=_COLORS)
+        return overlay(grey, self._prediction, opacity=self.opacity_slider.value,
+                       colors=value_colors(self.session.classes, int(self._prediction.max())))
 
     # ------------------------------------------------------------------ internals
+    def _scribble_colors(self) -> np.ndarray:
+        return scribble_colors(self.session.classes)
+
     def _wire(self) -> None:
         self.canvas.on_msg(lambda widget, content, buffers: self.handle_message(content, buffers))
         self.class_picker.observe(lambda change: self._sync_brush(), names="value")
@@ -286,7 +292,7 @@ class ScribbleCanvas(widgets.VBox):
     def _sync_brush(self) -> None:
         label = self.class_picker.value
         self.canvas.label, self.canvas.radius = label, self.brush_slider.value
-        self.canvas.color = "#ffffff" if label == _ERASE else rgb_hex(_COLORS[label])
+        self.canvas.color = "#ffffff" if label == _ERASE else rgb_hex(self._scribble_colors()[label])
 
     def _stroke_mask(self, points, radius) -> np.ndarray:
         rows, cols = plane(self._grey, self._axis, self.index).shape
@@ -346,10 +352,27 @@ def _checked_axis(axis) -> int:
     return int(axis) % 3
 
 
+def scribble_colors(table) -> np.ndarray:
+    """(256, 3) colours of scribble classes from a class table (others: the default palette)."""
+    colors = label_colors(256)
+    for scribble, rgb in table.scribble_colors().items():
+        colors[scribble] = rgb
+    return colors
+
+
+def value_colors(table, top: int) -> np.ndarray:
+    """(top + 1, 3) colours of label values 0..top from a class table (0 is left transparent)."""
+    colors = label_colors(max(top, 1) + 1)
+    for value, rgb in table.value_colors().items():
+        if 0 < value < len(colors):
+            colors[value] = rgb
+    return colors
+
+
 def _class_names(classes, session: LabelingSession) -> dict:
     if classes is None:
         top = max([2, *session.class_counts()])
-        return {k: f"class {k}" for k in range(1, top + 1)}
+        return {k: session.classes.by_scribble(k).name for k in range(1, top + 1)}
     names = dict(classes) if isinstance(classes, dict) else {
         k: name for k, name in enumerate(classes, start=1)}
     bad = [k for k in names if isinstance(k, bool) or not isinstance(k, (int, np.integer))
