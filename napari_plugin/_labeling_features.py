@@ -1,13 +1,18 @@
-"""Feature settings of the labeling dock: a preset, or custom scales and filters."""
+"""Feature settings of the labeling dock: a preset, or ilastik's grid of filters × scales.
+
+The grid is the Qt face of :mod:`labtools.features.grid` (the notebook widget edits the same
+settings): one row per filter, one column per scale, a tick where the filter is computed at
+that scale, and the unit of the scales (voxels, or mm from the image's spacing).
+"""
 
 from __future__ import annotations
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGridLayout, QLineEdit, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGridLayout, QLabel, QLineEdit, QWidget
 
-from labtools.errors import InvalidImageError
+from labtools.errors import ParameterError
 from labtools.features import FEATURE_PRESETS as PRESETS
-from labtools.features import FEATURES
+from labtools.features import FEATURES, SIGMA_UNITS, classifier_settings, parse_scales, preset_grid
 
 __all__ = ["FeatureSettings", "PRESETS"]
 
@@ -15,7 +20,7 @@ CUSTOM = "custom"
 
 
 class FeatureSettings(QWidget):
-    """Preset combo box, plus editable scales and filter check boxes for "custom".
+    """Preset combo box; scales, unit and the filters × scales grid, editable for "custom".
 
     Signals
     -------
@@ -30,68 +35,115 @@ class FeatureSettings(QWidget):
         self.preset = QComboBox()
         self.preset.addItems([*PRESETS, CUSTOM])
         self.sigmas = QLineEdit()
-        self.sigmas.setToolTip("Scales in voxels, separated by commas (e.g. 0.7, 1.6, 3.5)")
-        self.filters = {name: QCheckBox(name) for name in FEATURES}
-        grid = QGridLayout()
-        for i, box in enumerate(self.filters.values()):
-            grid.addWidget(box, i // 3, i % 3)
+        self.sigmas.setToolTip("Scales separated by commas (e.g. 0.7, 1.6, 3.5); press Enter to update the grid")
+        self.unit = QComboBox()
+        self.unit.addItems(SIGMA_UNITS)
+        self.unit.setToolTip("voxel: scales in voxels; mm: scales in mm, through the image's spacing")
+        self._grid_widget = QWidget()
+        self._grid = QGridLayout(self._grid_widget)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(2)
+        self.cells: dict[tuple[str, float], QCheckBox] = {}
+        self._scales: tuple[float, ...] = ()
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("features", self.preset)
         form.addRow("scales", self.sigmas)
-        form.addRow("filters", grid)
-        self._show(*PRESETS[self.preset.currentText()])
+        form.addRow("unit", self.unit)
+        form.addRow(self._grid_widget)
+        self._show(preset_grid(self.preset.currentText()), "voxel")
         self.preset.currentTextChanged.connect(self._on_preset)
-        self.sigmas.editingFinished.connect(self.changed)
-        for box in self.filters.values():
-            box.toggled.connect(self.changed)
+        self.sigmas.editingFinished.connect(self._on_scales_edited)
+        self.unit.currentTextChanged.connect(lambda _: self.changed.emit())
 
-    def values(self) -> tuple[tuple[float, ...], tuple[str, ...]]:
-        """The chosen ``(sigmas, features)``.
+    @property
+    def filters(self) -> dict[str, list[QCheckBox]]:
+        """The grid's check boxes per filter (one per scale)."""
+        return {name: [self.cells[(name, s)] for s in self._scales] for name in FEATURES}
+
+    def values(self) -> dict:
+        """``PixelClassifier`` settings: ``sigmas``, ``features`` (names or a grid), ``sigma_unit``.
 
         Raises
         ------
-        InvalidImageError
-            When the custom scales are not positive numbers or no filter is ticked.
+        ParameterError
+            When the custom scales are not positive numbers or nothing is ticked.
         """
         name = self.preset.currentText()
         if name in PRESETS:
-            return PRESETS[name]
-        try:
-            sigmas = tuple(float(s) for s in self.sigmas.text().replace(";", ",").split(",") if s.strip())
-        except ValueError:
-            raise InvalidImageError(f"feature scales must be numbers separated by commas, got "
-                                    f"{self.sigmas.text()!r}") from None
-        if not sigmas or min(sigmas) <= 0:
-            raise InvalidImageError(f"feature scales must be positive numbers, got {self.sigmas.text()!r}")
-        features = tuple(name for name, box in self.filters.items() if box.isChecked())
-        if not features:
-            raise InvalidImageError("tick at least one feature filter")
-        return sigmas, features
+            sigmas, features = PRESETS[name]
+            return {"sigmas": tuple(sigmas), "features": tuple(features), "sigma_unit": self.unit.currentText()}
+        sigmas = parse_scales(self.sigmas.text())
+        grid = {name: tuple(s for s in sigmas if (name, s) in self.cells and self.cells[(name, s)].isChecked())
+                for name in FEATURES}
+        return classifier_settings(sigmas, grid, self.unit.currentText())
 
-    def set_values(self, sigmas, features) -> None:
+    def set_values(self, sigmas, features, unit: str = "voxel") -> None:
         """Show given settings (e.g. of a loaded classifier): their preset, else "custom"."""
-        sigmas, features = tuple(float(s) for s in sigmas), tuple(features)
-        match = [name for name, value in PRESETS.items() if value == (sigmas, features)]
+        sigmas = tuple(float(s) for s in sigmas)
+        grid = ({name: tuple(float(s) for s in scales) for name, scales in features.items()}
+                if isinstance(features, dict) else {name: sigmas for name in features})
+        match = [name for name, value in PRESETS.items()
+                 if not isinstance(features, dict) and value == (sigmas, tuple(features))]
         self.blockSignals(True)
         try:
             self.preset.setCurrentText(match[0] if match else CUSTOM)
-            self._show(sigmas, features)
+            self._show(grid, unit, sigmas)
         finally:
             self.blockSignals(False)
 
+    # ------------------------------------------------------------------ internals
     def _on_preset(self, name: str) -> None:
         if name in PRESETS:
-            self._show(*PRESETS[name])
+            self._show(preset_grid(name), self.unit.currentText())
+        else:  # "custom" starts from what is shown and unlocks it
+            self._set_editable(True)
         self.changed.emit()
 
-    def _show(self, sigmas, features) -> None:
+    def _on_scales_edited(self) -> None:
+        try:
+            scales = parse_scales(self.sigmas.text())
+        except ParameterError:
+            self.changed.emit()  # the dock reports the message
+            return
+        if scales != self._scales:
+            ticked = {name: tuple(s for s in self._scales if self.cells[(name, s)].isChecked())
+                      for name in FEATURES}
+            # A new scale starts with the filters ticked at most other scales.
+            for name in FEATURES:
+                if len(ticked[name]) * 2 >= max(1, len(self._scales)):
+                    ticked[name] = ticked[name] + tuple(s for s in scales if s not in self._scales)
+            self._show(ticked, self.unit.currentText(), scales)
+        self.changed.emit()
+
+    def _show(self, grid, unit: str, scales=None) -> None:
+        scales = tuple(sorted({float(s) for at in grid.values() for s in at})) if scales is None else scales
+        self._scales = scales
+        self.sigmas.setText(", ".join(f"{s:g}" for s in scales))
+        self.unit.blockSignals(True)
+        self.unit.setCurrentText(unit)
+        self.unit.blockSignals(False)
+        while self._grid.count():
+            item = self._grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.cells = {}
+        for column, scale in enumerate(scales, start=1):
+            self._grid.addWidget(QLabel(f"{scale:g}"), 0, column)
+        for row, name in enumerate(FEATURES, start=1):
+            self._grid.addWidget(QLabel(name), row, 0)
+            for column, scale in enumerate(scales, start=1):
+                box = QCheckBox()
+                box.setToolTip(f"{name} at scale {scale:g}")
+                box.setChecked(any(abs(scale - s) < 1e-9 for s in grid.get(name, ())))
+                box.toggled.connect(lambda _checked: self.changed.emit())
+                self._grid.addWidget(box, row, column)
+                self.cells[(name, scale)] = box
+        self._set_editable(self.preset.currentText() == CUSTOM)
+
+    def _set_editable(self, editable: bool) -> None:
         # Presets are shown read-only so the user sees what they mean; "custom" unlocks them.
-        editable = self.preset.currentText() == CUSTOM
-        self.sigmas.setText(", ".join(f"{s:g}" for s in sigmas))
         self.sigmas.setEnabled(editable)
-        for name, box in self.filters.items():
-            box.blockSignals(True)
-            box.setChecked(name in features)
-            box.blockSignals(False)
+        self.unit.setEnabled(True)
+        for box in self.cells.values():
             box.setEnabled(editable)

@@ -78,6 +78,28 @@ class JobQueue(QObject):
         else:
             self._pending.pop(kind, None)
 
+    def shutdown(self, timeout: float = 120.0) -> None:
+        """Forget waiting jobs, detach the running one and wait until its thread is done.
+
+        Call it after making the running job stop (``LabelingSession.close``);
+        its result is dropped, so nothing calls back into a widget being
+        deleted (what crashed napari when its window closed mid-refit).
+        """
+        import time
+
+        self._pending.clear()
+        worker, self._worker, self._running = self._worker, None, None
+        if worker is None:
+            return
+        for signal in (worker.returned, worker.errored, worker.finished):
+            try:
+                signal.disconnect()
+            except (TypeError, RuntimeError):  # nothing connected (any more)
+                pass
+        deadline = time.monotonic() + timeout
+        while worker.is_running and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def _start_next(self) -> None:
         if self._running is not None:
             return

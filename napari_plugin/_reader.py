@@ -18,7 +18,7 @@ from napari.utils.notifications import show_error, show_info
 from labtools.errors import LabtoolsError
 from labtools.io import load
 
-from napari_plugin._layers import image_to_layer
+from napari_plugin._layers import image_to_layer, is_time_series
 
 #: What npe2 and napari take as "the file was handled and holds no layer".
 NO_LAYERS = [(None,)]
@@ -47,7 +47,8 @@ def read_nifti_layers(path, stack: bool = False):
     -------
     list of tuple
         ``(data, kwargs, layer_type)`` per layer; a 4D file gives one Image
-        layer per channel. ``[(None,)]`` when no file could be read: the
+        layer with a time axis when it is a series (the header's time unit,
+        or more than 4 volumes), else one Image layer per channel. ``[(None,)]`` when no file could be read: the
         reason has been shown as a notification.
     """
     paths = path if isinstance(path, list) else [path]
@@ -60,7 +61,10 @@ def read_nifti_layers(path, stack: bool = False):
             show_error(str(err))
             continue
         name = Path(item).name.removesuffix(".gz").removesuffix(".nii")
-        if image.channel_axis is not None:
+        if image.channel_axis is not None and is_time_series(image):
+            show_info(f"{Path(item).name}: a series of {image.n_channels} volumes, opened as one "
+                      "layer with a time slider")
+        elif image.channel_axis is not None:
             show_info(f"{Path(item).name}: {image.n_channels} volumes along the 4th axis, "
                       f"opened as {image.n_channels} channel layers")
         layers.append(image_to_layer(image, name))

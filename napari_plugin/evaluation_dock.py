@@ -37,6 +37,8 @@ from labtools.errors import LabtoolsError
 from labtools.metrics import evaluate
 from labtools.metrics.batch import present_labels, write_csv
 
+from napari_plugin._scroll import scrolling_layout
+
 __all__ = ["EvaluationDock", "COLUMNS", "format_value"]
 
 #: Table columns: (header, key in evaluate()'s result, kind of number).
@@ -129,7 +131,7 @@ class EvaluationDock(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.compute_button)
         buttons.addWidget(self.export_button)
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status)

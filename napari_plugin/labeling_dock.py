@@ -24,7 +24,7 @@ import numpy as np
 from app_model.types import KeyCode, KeyMod
 from napari.layers import Image
 from napari.utils.notifications import notification_manager, show_error, show_info
-from qtpy.QtCore import Signal
+from qtpy.QtCore import QEvent, Qt, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -40,18 +41,20 @@ from qtpy.QtWidgets import (
 )
 
 from labtools.errors import LabtoolsError
-from labtools.labeling import LabelingSession
+from labtools.labeling import LabelingSession, label_file_for
 from labtools.pixel_classifier import PixelClassifier
 
 from napari_plugin._labeling_features import FeatureSettings
+from napari_plugin._scroll import scrolling_layout
 from napari_plugin._labeling_jobs import JobQueue
-from napari_plugin._labeling_layers import grid_kwargs, open_session, strokes_from_paint, visible_roi
+from napari_plugin._labeling_layers import grid_kwargs, open_session, strokes_from_paint, time_index, visible_roi
 from napari_plugin._layer_choice import refill_layer_choice
+from napari_plugin._orientation import radiological_view
 
 __all__ = ["LabelingDock"]
 
 _NIFTI_FILTER = "NIfTI (*.nii.gz *.nii)"
-_CLASSIFIER_FILTER = "labtools classifier (*.joblib)"
+_CLASSIFIER_FILTER = "labtools classifier (*.skops)"
 
 
 class LabelingDock(QWidget):
@@ -87,6 +90,7 @@ class LabelingDock(QWidget):
         self.jobs = JobQueue(self._show_error, parent=self)
         self._disconnect_session = None
         self._cancel_volume = False
+        self._colored_classes = 0
         self._build()
         self._refresh_image_choices()
         self.viewer.layers.events.inserted.connect(self._refresh_image_choices)
@@ -95,12 +99,19 @@ class LabelingDock(QWidget):
         self._volume_progress.connect(self._on_volume_progress)
         self._session_changed.connect(self._on_session_changed)
         self.jobs.idle.connect(self._update_buttons)
+        window = getattr(getattr(napari_viewer, "window", None), "_qt_window", None)
+        if window is not None:
+            window.installEventFilter(self)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         self.image_combo = QComboBox()
         self.start_button = QPushButton("Start labeling")
         self.features = FeatureSettings()
+        self.radiological_check = QCheckBox("radiological axial view")
+        self.radiological_check.setChecked(True)
+        self.radiological_check.setToolTip("When labeling starts: slice along inferior-superior, anterior up, "
+                                           "the patient's right on the left (from the image's affine)")
         self.live_check = QCheckBox("live update")
         self.live_check.setChecked(True)
         self.live_check.setToolTip("Refit and predict the slice on screen after every stroke")
@@ -114,12 +125,27 @@ class LabelingDock(QWidget):
         self.save_button = QPushButton("Save classifier…")
         self.load_button = QPushButton("Load classifier…")
         self.export_button = QPushButton("Export segmentation…")
+        self.objects_button = QPushButton("Export objects (CSV)…")
+        self.objects_button.setToolTip("Connected components of each class: volume in ml, bounding box, "
+                                       "mean intensity and uncertainty (ilastik's object table)")
+        self.class_name = QLineEdit()
+        self.class_name.setPlaceholderText("name of the label being painted")
+        self.class_name.setToolTip("Names the class of the selected label; used in legends, status and "
+                                   "the label file written next to exports")
+        self.class_label = QLabel("label 1")
         self.status = QLabel("Pick an image and press Start labeling.")
         self.status.setWordWrap(True)
+        # What the last action said (a suggested slice, a saved file, an error in full): it stays
+        # until the next action, while `status` follows the scribbles.
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
 
         image_row = QHBoxLayout()
         image_row.addWidget(self.image_combo, 1)
         image_row.addWidget(self.start_button)
+        view_row = QHBoxLayout()
+        view_row.addWidget(self.radiological_check)
         classifier_box = QGroupBox("Classifier")
         classifier_layout = QVBoxLayout(classifier_box)
         classifier_layout.addWidget(self.features)
@@ -138,15 +164,22 @@ class LabelingDock(QWidget):
         files.addWidget(self.save_button, 0, 0)
         files.addWidget(self.load_button, 0, 1)
         files.addWidget(self.export_button, 1, 0, 1, 2)
+        files.addWidget(self.objects_button, 2, 0, 1, 2)
+        class_row = QHBoxLayout()
+        class_row.addWidget(self.class_label)
+        class_row.addWidget(self.class_name, 1)
 
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addLayout(image_row)
+        layout.addLayout(view_row)
         layout.addWidget(classifier_box)
+        layout.addLayout(class_row)
         layout.addLayout(edit_row)
         layout.addWidget(self.suggest_button)
         layout.addLayout(volume_row)
         layout.addLayout(files)
         layout.addWidget(self.status)
+        layout.addWidget(self.message)
         layout.addStretch(1)
 
         self.start_button.clicked.connect(lambda: self.start())
@@ -160,6 +193,8 @@ class LabelingDock(QWidget):
         self.save_button.clicked.connect(self._ask_save_classifier)
         self.load_button.clicked.connect(self._ask_load_classifier)
         self.export_button.clicked.connect(self._ask_export)
+        self.objects_button.clicked.connect(self._ask_export_objects)
+        self.class_name.editingFinished.connect(self._on_class_named)
         self._update_buttons()
 
     def _refresh_image_choices(self, event=None) -> None:
@@ -170,7 +205,8 @@ class LabelingDock(QWidget):
         started = self.session is not None
         self.start_button.setEnabled(self.image_combo.count() > 0)
         for button in (self.update_button, self.suggest_button, self.volume_button,
-                       self.save_button, self.load_button, self.export_button):
+                       self.save_button, self.load_button, self.export_button, self.objects_button,
+                       self.class_name):
             button.setEnabled(started)
         self.undo_button.setEnabled(started and self.session.can_undo)
         self.redo_button.setEnabled(started and self.session.can_redo)
@@ -193,24 +229,30 @@ class LabelingDock(QWidget):
                 return None
             layer = self.viewer.layers[name]
         try:
-            sigmas, features = self.features.values()
-            session = open_session(layer, PixelClassifier(sigmas=sigmas, features=features))
+            session, no_autosave = open_session(layer, PixelClassifier(**self.features.values()),
+                                                time_index(layer, self.viewer.dims))
         except LabtoolsError as err:
-            show_error(str(err))
+            self._show_error(err)
             return None
         self.stop()
         self.image_layer = layer
+        if self.radiological_check.isChecked():
+            radiological_view(self.viewer, layer)
         self._attach(session)
         grid = grid_kwargs(layer)
         self.prediction_layer = self.viewer.add_labels(
-            np.zeros(session.scribbles.shape, np.uint8), name=f"{layer.name} prediction",
-            opacity=0.45, **grid)
+            np.zeros(session.scribbles.shape, session.classes.to_values(np.zeros(1, np.uint8)).dtype),
+            name=f"{layer.name} prediction", opacity=0.45, **grid)
         self.uncertainty_layer = self.viewer.add_image(
             np.zeros(session.scribbles.shape, np.float32), name=f"{layer.name} uncertainty",
             colormap="magma", contrast_limits=(0.0, 1.0), blending="additive", visible=False, **grid)
+        # The layer shows the session's own array: napari paints into it and the dock reports each
+        # paint event as a stroke with the values it overwrote (one owner, no copy per stroke).
         self.scribbles_layer = self.viewer.add_labels(
-            np.array(session.scribbles), name=f"{layer.name} scribbles", **grid)
+            session.scribbles_buffer, name=f"{layer.name} scribbles", **grid)
+        self._color_layers()
         self.scribbles_layer.events.paint.connect(self._on_paint)
+        self.scribbles_layer.events.selected_label.connect(self._show_class_name)
         # The layer's own history would undo behind the session's back: route the keys to it.
         self.scribbles_layer.bind_key(KeyMod.CtrlCmd | KeyCode.KeyZ, lambda _layer: self.undo(),
                                       overwrite=True)
@@ -220,19 +262,36 @@ class LabelingDock(QWidget):
         self.scribbles_layer.brush_size = 5
         self.viewer.layers.selection.active = self.scribbles_layer
         if session.restored_from is not None:
-            show_info(f"Scribbles restored from {session.restored_from}")
+            self._say(f"Scribbles restored from {session.restored_from}")
+        elif no_autosave is not None:
+            self._say(no_autosave)
+            show_info(no_autosave)
+        session.prepare_features()  # the whole feature bank in the background; strokes do not wait
+        self.scribbles_layer.selected_label = 1
+        self._show_class_name()
         self._show_status()
         self.request_update()
         return session
 
     def stop(self) -> None:
-        """End the session: forget waiting work and detach from the layers (they stay)."""
+        """End the session: cancel and wait for its work, save its scribbles, detach from the layers.
+
+        The layers stay. Safe to call when no session runs.
+        """
         self.jobs.discard()
         self._cancel_volume = True
+        session = self.session
         if self.scribbles_layer is not None:
             self.scribbles_layer.events.paint.disconnect(self._on_paint)
+            self.scribbles_layer.events.selected_label.disconnect(self._show_class_name)
         if self._disconnect_session is not None:
             self._disconnect_session()
+        if session is not None:
+            try:
+                session.close()  # waits for a running fit or prediction (which then stops early)
+            except LabtoolsError as err:
+                self._show_error(err)
+        self.jobs.shutdown()
         self.session = self.image_layer = self.scribbles_layer = None
         self.prediction_layer = self.uncertainty_layer = None
         self._disconnect_session = None
@@ -261,19 +320,28 @@ class LabelingDock(QWidget):
 
     # ----------------------------------------------------------------- strokes
     def _on_paint(self, event) -> None:
-        """One napari paint event (a brush drag, a fill) → session strokes (autosaved)."""
-        try:
-            for index, label in strokes_from_paint(event.value, self.scribbles_layer.data.shape):
-                self.session.add_stroke(index, label)
-        except LabtoolsError as err:
-            show_error(str(err))
-            # napari writes the layer after this event: redraw from the session once it has.
-            self._session_changed.emit("resync")
+        """One napari paint event (a brush drag, a fill) → session strokes (logged at once).
+
+        napari has already painted into the session's array; each stroke passes the values it
+        overwrote, so the session records exactly that change. A stroke the session refuses
+        (a label above 255) is painted back.
+        """
+        strokes = strokes_from_paint(event.value, self.scribbles_layer.data.shape)
+        for number, (index, label, previous) in enumerate(strokes):
+            try:
+                self.session.add_stroke(index, label, previous=previous)
+            except LabtoolsError as err:
+                for bad_index, _, bad_previous in strokes[number:]:
+                    self.session.scribbles_buffer[bad_index] = bad_previous
+                self.scribbles_layer.refresh()
+                self._show_error(err)
+                return
 
     def _on_session_changed(self, kind: str) -> None:
-        if kind in ("undo", "redo", "resync") and self.scribbles_layer is not None:
-            np.copyto(self.scribbles_layer.data, self.session.scribbles)
-            self.scribbles_layer.refresh()
+        if kind in ("undo", "redo") and self.scribbles_layer is not None:
+            self.scribbles_layer.refresh()  # the session changed the array the layer shows
+        if kind == "classes" or (kind == "stroke" and len(self.session.classes) != self._colored_classes):
+            self._color_layers()  # a renamed class, or a label painted for the first time
         if kind in ("stroke", "undo", "redo"):
             self._show_status()
             self.request_update()
@@ -302,7 +370,7 @@ class LabelingDock(QWidget):
                 show_info("Paint at least two classes (e.g. the structure and its background) "
                           "before the classifier can predict.")
             return
-        roi = visible_roi(self.image_layer, self.viewer.dims)
+        roi = visible_roi(self.scribbles_layer, self.viewer.dims)
 
         def work():
             prediction, uncertainty = session.update(roi)
@@ -330,7 +398,7 @@ class LabelingDock(QWidget):
         session = self.session
         if session is None:
             return
-        roi = visible_roi(self.image_layer, self.viewer.dims)
+        roi = visible_roi(self.scribbles_layer, self.viewer.dims)
         axes = [axis for axis, item in enumerate(roi) if not isinstance(item, slice)]
         if not axes:
             show_info("Every axis is on screen (2D image or 3D view): there is no other slice to go to.")
@@ -344,7 +412,7 @@ class LabelingDock(QWidget):
         self.jobs.submit("suggest", work, lambda index: self._go_to_slice(axis, index))
 
     def _go_to_slice(self, axis: int, index: int) -> None:
-        layer = self.image_layer
+        layer = self.scribbles_layer  # spatial, on the image's grid (a time series has one more axis)
         if layer is None:
             return
         offset = self.viewer.dims.ndim - layer.ndim
@@ -352,7 +420,7 @@ class LabelingDock(QWidget):
         data_point[axis] = index
         world = layer.data_to_world(data_point)
         self.viewer.dims.set_point(axis + offset, float(world[axis]))
-        self.status.setText(f"Slice {index} along axis {axis} is the most uncertain: paint there.")
+        self._say(f"Slice {index} along axis {axis} is the most uncertain: paint there.")
 
     def predict_volume(self) -> None:
         """Predict the whole image in the background (progress bar; Cancel stops it)."""
@@ -386,13 +454,13 @@ class LabelingDock(QWidget):
         session, segmentation = result
         self.cancel_button.setEnabled(False)
         if segmentation is None:
-            self.status.setText("Volume prediction cancelled.")
+            self._say("Volume prediction cancelled.")
             self.progress.setValue(0)
             return
         if session is self.session:
             self.prediction_layer.data[...] = segmentation
             self.prediction_layer.refresh()
-            self.status.setText("Whole volume predicted.")
+            self._say("Whole volume predicted.")
 
     # ------------------------------------------------------------------- files
     def save_classifier(self, path) -> None:
@@ -403,11 +471,11 @@ class LabelingDock(QWidget):
 
         def work():
             if session.needs_fit or session.classifier is None:
-                session.update(visible_roi(self.image_layer, self.viewer.dims))
+                session.update(visible_roi(self.scribbles_layer, self.viewer.dims))
             session.classifier.save(path)
             return Path(path)
 
-        self.jobs.submit("save", work, lambda saved: self.status.setText(f"Classifier saved to {saved}"))
+        self.jobs.submit("save", work, lambda saved: self._say(f"Classifier saved to {saved}"))
 
     def load_classifier(self, path) -> None:
         """Go on with a classifier saved earlier (its feature settings are shown)."""
@@ -418,7 +486,7 @@ class LabelingDock(QWidget):
         except LabtoolsError as err:
             show_error(str(err))
             return
-        self.features.set_values(classifier.sigmas, classifier.features)
+        self.features.set_values(classifier.sigmas, classifier.features, classifier.sigma_unit)
         self._replace_classifier(classifier)
 
     def export_segmentation(self, path) -> None:
@@ -427,10 +495,11 @@ class LabelingDock(QWidget):
         if session is None:
             return
         self.jobs.submit("export", lambda: session.export(path),
-                         lambda written: self.status.setText(f"Segmentation written to {written}"))
+                         lambda written: self._say(f"Segmentation written to {written} (class names in "
+                                                   f"{label_file_for(written).name})"))
 
     def _ask_save_classifier(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save classifier", "classifier.joblib", _CLASSIFIER_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self, "Save classifier", "classifier.skops", _CLASSIFIER_FILTER)
         if path:
             self.save_classifier(path)
 
@@ -438,6 +507,34 @@ class LabelingDock(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Load classifier", "", _CLASSIFIER_FILTER)
         if path:
             self.load_classifier(path)
+
+    def export_objects(self, path) -> None:
+        """Write the connected objects of every class as CSV to `path` (in the background)."""
+        session = self.session
+        if session is None:
+            return
+        self.jobs.submit("objects", lambda: session.export_objects(path),
+                         lambda written: self._say(f"Objects written to {written}"))
+
+    def _ask_export_objects(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export objects", "objects.csv", "CSV (*.csv)")
+        if path:
+            self.export_objects(path)
+
+    def _show_class_name(self, event=None) -> None:
+        if self.session is None or self.scribbles_layer is None:
+            return
+        label = int(self.scribbles_layer.selected_label)
+        self.class_label.setText(f"label {label}")
+        self.class_name.setText("" if label == 0 else self.session.classes.by_scribble(label).name)
+
+    def _on_class_named(self) -> None:
+        if self.session is None or self.scribbles_layer is None:
+            return
+        label, name = int(self.scribbles_layer.selected_label), self.class_name.text().strip()
+        if label and name and name != self.session.classes.by_scribble(label).name:
+            self.session.rename_class(label, name)
+            self._show_status()
 
     def _ask_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export segmentation", "segmentation.nii.gz",
@@ -450,11 +547,11 @@ class LabelingDock(QWidget):
         if self.session is None:
             return
         try:
-            sigmas, features = self.features.values()
+            settings = self.features.values()
         except LabtoolsError as err:
             show_error(str(err))
             return
-        self._replace_classifier(PixelClassifier(sigmas=sigmas, features=features))
+        self._replace_classifier(PixelClassifier(**settings))
 
     def _on_layer_removed(self, event) -> None:
         # Without its image or its scribbles the session has nothing to show; a removed
@@ -468,15 +565,47 @@ class LabelingDock(QWidget):
         if session is None:
             return
         counts = session.class_counts()
+        names = {c.scribble: c.name for c in session.classes}
         if len(counts) < 2:
-            hint = "Paint at least two classes (label 1, 2, ...) to train the classifier."
+            hint = ("Paint at least two classes to train the classifier: label 1 is "
+                    f"{names.get(1, 'background')!r}, label 2 {names.get(2, 'class 1')!r}.")
         else:
-            hint = ", ".join(f"class {label}: {n} voxels" for label, n in counts.items())
+            hint = ", ".join(f"{label} {names.get(label, label)}: {n} voxels" for label, n in counts.items())
         where = f" Autosave: {session.autosave_path.name}." if session.autosave_path else ""
         self.status.setText(hint + where)
 
+    def _say(self, text: str, error: bool = False) -> None:
+        self.message.setStyleSheet("color: #e05050;" if error else "")
+        self.message.setText(text)
+
     def _show_error(self, err: BaseException) -> None:
         if isinstance(err, LabtoolsError):
+            self._say(str(err), error=True)  # the whole reason; napari's toast may cut it
             show_error(str(err))
         else:  # a bug, not a user error: napari's notification keeps the traceback
             notification_manager.receive_error(type(err), err, err.__traceback__)
+
+    def _color_layers(self) -> None:
+        """Colour strokes and prediction from the session's class table (0 stays transparent)."""
+        from napari.utils.colormaps import DirectLabelColormap
+
+        session = self.session
+        if session is None or self.scribbles_layer is None:
+            return
+        self._colored_classes = len(session.classes)
+        for layer, colors in ((self.scribbles_layer, session.classes.scribble_colors()),
+                              (self.prediction_layer, session.classes.value_colors())):
+            table = {value: np.array([*rgb, 255]) / 255 for value, rgb in colors.items() if value != 0}
+            layer.colormap = DirectLabelColormap(color_dict={None: (0.5, 0.5, 0.5, 1.0), 0: (0, 0, 0, 0),
+                                                             **table})
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.stop()
+        super().closeEvent(event)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        # The viewer's window closes (the close button, viewer.close()): finish before napari
+        # tears the layers and this widget down, so no worker calls into a deleted object.
+        if event.type() == QEvent.Close:
+            self.stop()
+        return False

@@ -19,6 +19,7 @@ from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
 from qtpy.QtGui import QFontDatabase
+from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
                             QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -27,6 +28,7 @@ from labtools.training.devices import describe_device, select_device
 
 from napari_plugin._layer_choice import refill_layer_choice
 from napari_plugin._layers import layer_to_image
+from napari_plugin._scroll import scrolling_layout
 from napari_plugin._training_jobs import TrainingJob, apply, train
 from napari_plugin._training_plot import CurvesPlot
 
@@ -63,6 +65,41 @@ class TrainingDock(QWidget):
         self.viewer.layers.events.removed.connect(self._refresh_layers)
         self._refresh_layers()
         self._update_enabled()
+        window = getattr(getattr(napari_viewer, "window", None), "_qt_window", None)
+        if window is not None:
+            window.installEventFilter(self)
+
+    # --- closing -------------------------------------------------------------------------------
+    def shutdown(self, timeout: float = 300.0) -> None:
+        """Stop a running training after its epoch (which is saved) and wait; drop an application.
+
+        Called when the dock or the viewer closes, so no worker reports into deleted widgets.
+        """
+        import time
+
+        for worker, stop in ((self._train_worker, True), (self._apply_worker, False)):
+            if worker is None:
+                continue
+            for signal in ("yielded", "returned", "errored", "finished"):
+                try:
+                    getattr(worker, signal).disconnect()
+                except (AttributeError, TypeError, RuntimeError):
+                    pass
+            if stop:
+                worker.send("stop")
+            deadline = time.monotonic() + timeout
+            while worker.is_running and time.monotonic() < deadline:
+                time.sleep(0.02)
+        self._train_worker = self._apply_worker = None
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.shutdown()
+        super().closeEvent(event)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Close:  # the viewer's window closes
+            self.shutdown()
+        return False
 
     # --- the form ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -143,7 +180,7 @@ class TrainingDock(QWidget):
         self.status = QLabel("Ready.")
         self.status.setWordWrap(True)
 
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addLayout(form)
         layout.addWidget(self.device)
         layout.addWidget(QLabel("Plan"))

@@ -413,3 +413,29 @@ def test_labtools_exposes_widgets_lazily():
     assert "widgets" in dir(labtools) and labtools.widgets.SliceViewer is SliceViewer
     for name in labtools.widgets.__all__:
         assert callable(getattr(labtools.widgets, name)), name  # functions and classes, not modules
+
+
+def test_feature_grid_widget_gives_the_session_a_classifier_with_the_ticked_features(phantom2d):
+    from labtools.widgets import FeatureGrid
+
+    image, truth = phantom2d
+    canvas = new_canvas(image)
+    grid = FeatureGrid(canvas.session)
+    assert all(box.disabled for box in grid._cells.values())  # a preset is shown read-only
+    grid.preset.value = "custom"
+    grid.scales.value = "0.7, 3.5"
+    assert sorted({s for _, s in grid._cells}) == [0.7, 3.5] and not grid.cell("gaussian", 0.7).disabled
+    for (name, scale), box in grid._cells.items():
+        box.value = (name, scale) in (("gaussian", 0.7), ("gaussian", 3.5), ("gradient", 3.5))
+    grid.unit.value = "mm"
+    assert grid.apply()
+    classifier = canvas.session.classifier
+    assert classifier.features == {"gaussian": (0.7, 3.5), "gradient": (3.5,)}
+    assert classifier.sigma_unit == "mm" and classifier.n_estimators == 20  # the rest kept
+    for label in (1, 2, 3, 4):
+        for drag in class_drags(truth, label, every=5):
+            canvas.paint(drag, label=label, radius=0)
+    assert canvas.session.classifier.n_features_in_ == 3
+    for box in grid._cells.values():
+        box.value = False
+    assert not grid.apply() and "tick at least one" in grid.status.value

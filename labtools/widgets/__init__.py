@@ -9,6 +9,7 @@ without a browser. Every widget can also be driven from code (set a slider's
 
 - :class:`SliceViewer`: browse a 2D/3D image with a label overlay.
 - :class:`ScribbleCanvas`: paint scribbles, watch a pixel classifier predict.
+- :class:`FeatureGrid`: the classifier's features, ilastik's filters × scales grid.
 - :class:`MetricExplorer`: perturb a mask, watch Dice, HD95, NSD... react.
 - :func:`live_curves`: fit()'s live loss and Dice curves.
 - :func:`view3d`: three planes in ipyniivue (WebGL, offline) or a SliceViewer.
@@ -46,9 +47,10 @@ _EXPORTS = {
     "MetricExplorer": "metric_explorer",
     "live_curves": "curves",
     "view3d": "volume_view",
+    "FeatureGrid": "feature_grid",
 }
 
-__all__ = ["MetricExplorer", "ScribbleCanvas", "SliceViewer", "live_curves", "perturb", "view3d"]
+__all__ = ["FeatureGrid", "MetricExplorer", "ScribbleCanvas", "SliceViewer", "live_curves", "perturb", "view3d"]
 
 
 def __getattr__(name: str):

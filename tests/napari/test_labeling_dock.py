@@ -24,7 +24,8 @@ from napari_plugin.labeling_dock import LabelingDock
 
 pytestmark = pytest.mark.gui
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Under build/ (ignored): tests never modify tracked files; copy to docs/screenshots by hand.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 CHILD = Path(__file__).with_name("_labeling_kill_child.py")
 
 
@@ -80,8 +81,8 @@ def test_scripted_labeling_reaches_dice_and_saves_screenshots(make_napari_viewer
     np.testing.assert_array_equal(dock.scribbles_layer.data, dock.session.scribbles)
     assert set(dock.session.class_counts()) == {1, 2, 3, 4}
     wait_idle(qtbot, dock)  # live update: refit + the plane on screen
-    on_screen = dock.prediction_layer.data[:, :, middle]
-    assert metrics.dice(on_screen == 3, tissues[:, :, middle] == 3) > 0.8
+    on_screen = dock.prediction_layer.data[:, :, middle]  # label values: scribble class k exports as k - 1
+    assert metrics.dice(on_screen == 2, tissues[:, :, middle] == 3) > 0.8
     assert not dock.prediction_layer.data[:, :, middle + 1].any()  # only the plane on screen
     assert dock.uncertainty_layer.data[:, :, middle].max() > 0
     viewer.dims.set_current_step(2, middle + 1)  # scrolling predicts the new plane too
@@ -93,14 +94,14 @@ def test_scripted_labeling_reaches_dice_and_saves_screenshots(make_napari_viewer
     assert dock.cancel_button.isEnabled()
     dock.cancel_button.click()
     wait_idle(qtbot, dock)
-    assert "cancelled" in dock.status.text()
+    assert "cancelled" in dock.message.text()
     assert not dock.prediction_layer.data[:, :, 0].any()
     dock.predict_volume()
     wait_idle(qtbot, dock)
     assert dock.progress.value() == dock.progress.maximum() == image.shape[2]
     prediction = np.asarray(dock.prediction_layer.data)
     for label in (3, 4):  # grey and white matter
-        assert metrics.dice(prediction == label, tissues == label) > 0.8, label
+        assert metrics.dice(prediction == label - 1, tissues == label) > 0.8, label
 
     viewer.layers["MNI152 tissues"].visible = False
     shot = viewer.screenshot(canvas_only=False, flash=False)
@@ -139,7 +140,7 @@ def test_event_loop_answers_while_live_update_runs(make_napari_viewer, qtbot):
     wait_idle(qtbot, dock)
     timer.stop()
     assert len(gaps) > 50
-    assert max(gaps) < 200, sorted(gaps)[-5:]
+    assert max(gaps) < 200, (sorted(gaps)[-5:], int(np.argmax(gaps)), len(gaps))
     assert dock.prediction_layer.data[:, :, middle].any()
 
 
@@ -173,13 +174,16 @@ def test_kill_9_mid_labeling_restores_scribbles_on_reopen(make_napari_viewer, qt
     np.testing.assert_array_equal(session.scribbles, painted)
     np.testing.assert_allclose(dock.scribbles_layer.scale, (0.8, 0.8, 2.5))
 
-    # Go on labeling: the most uncertain plane along the sliced axis (0) is put on screen.
-    assert viewer.dims.not_displayed == (0,)
+    # Go on labeling: the most uncertain plane along the sliced axis (2, inferior-superior: the
+    # radiological axial view) is put on screen.
+    assert viewer.dims.not_displayed == (2,)
     dock.go_to_most_uncertain_slice()
     wait_idle(qtbot, dock)
-    expected = session.classifier.suggest(session.image, n=1, axis=0)[0]
-    assert viewer.dims.current_step[0] == expected
-    assert f"Slice {expected}" in dock.status.text()
+    expected = session.classifier.suggest(session.image, n=1, axis=2)[0]
+    assert viewer.dims.current_step[2] == expected
+    assert f"Slice {expected}" in dock.message.text()
+    qtbot.wait(300)  # later predictions of the new plane do not overwrite what was said
+    assert f"Slice {expected}" in dock.message.text()
 
 
 def test_undo_redo_keep_layer_and_session_in_step(make_napari_viewer, qtbot, tmp_path):
@@ -220,15 +224,16 @@ def test_undo_redo_keep_layer_and_session_in_step(make_napari_viewer, qtbot, tmp
     dock.request_update(force=True)
     wait_idle(qtbot, dock)
     assert dock.prediction_layer.data.any()
-    dock.save_classifier(tmp_path / "clf.joblib")
+    dock.save_classifier(tmp_path / "clf.skops")
     wait_idle(qtbot, dock)
-    dock.load_classifier(tmp_path / "clf.joblib")
+    dock.load_classifier(tmp_path / "clf.skops")
     wait_idle(qtbot, dock)
     np.testing.assert_array_equal(dock.session.scribbles, scribbles.data)
     dock.export_segmentation(tmp_path / "ramp_seg.nii.gz")
     wait_idle(qtbot, dock)
     exported = io.load(tmp_path / "ramp_seg.nii.gz").array
-    assert exported.shape == image.shape and set(np.unique(exported)) <= {1, 2, 3, 4}
+    assert exported.shape == image.shape and set(np.unique(exported)) <= {0, 1, 2, 3}  # 0 = background
+    assert (tmp_path / "ramp_seg_labels.txt").exists()  # names and colours for ITK-SNAP / Slicer
 
 
 def test_bad_input_shows_a_notification(make_napari_viewer, qtbot):
@@ -261,6 +266,194 @@ def test_bad_input_shows_a_notification(make_napari_viewer, qtbot):
 def test_paint_atoms_become_one_stroke_per_label():
     shape = (4, 5)
     indices = (np.array([0, 1, 1]), np.array([2, 2, 3]))
-    strokes = strokes_from_paint([(indices, np.zeros(3), np.array([7, 7, 2]))], shape)
-    assert [(label, list(zip(*coords))) for coords, label in strokes] == [
-        (2, [(1, 3)]), (7, [(0, 2), (1, 2)])]
+    strokes = strokes_from_paint([(indices, np.array([0, 4, 5]), np.array([7, 7, 2]))], shape)
+    assert [(label, list(zip(*coords)), list(previous)) for coords, label, previous in strokes] == [
+        (2, [(1, 3)], [5]), (7, [(0, 2), (1, 2)], [0, 4])]
+
+
+CLOSE_CHILD = Path(__file__).with_name("_close_while_busy_child.py")
+
+
+@pytest.mark.parametrize("what", ["refit", "volume", "training"])
+def test_closing_the_viewer_while_busy_exits_cleanly_and_keeps_the_scribbles(tmp_path, what):
+    rng = np.random.default_rng(0)
+    image = ndi.gaussian_filter(rng.random((64, 48, 24)), 2).astype(np.float32)
+    path = io.save(image, tmp_path / "busy_t1.nii.gz", spacing=(1.0, 1.0, 2.0))
+    child = subprocess.run([sys.executable, str(CLOSE_CHILD), str(path), what], capture_output=True,
+                           text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert "CLOSED" in child.stdout
+    from labtools.labeling.autosave import read_saved_scribbles
+
+    snapshot = scribbles_path_for(path)
+    assert snapshot.exists()  # written on close, not only the log
+    saved = io.load(snapshot).array
+    assert set(np.unique(saved)) == {0, 1, 2}
+    np.testing.assert_array_equal(read_saved_scribbles(snapshot, io.load(path)), saved)
+
+
+def test_export_uses_the_standard_convention_and_matches_the_reference(make_napari_viewer, qtbot, tmp_path):
+    from labtools import datasets
+
+    image, truth = datasets.phantom((64, 64, 16), n_lesions=0, seed=0)  # 0 = background, tissues 1..3
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(image.array, name="phantom")
+    dock = LabelingDock(viewer)
+    dock.live_check.setChecked(False)
+    dock.start(layer)
+    dock.scribbles_layer.brush_size = 1
+    rng = np.random.default_rng(0)
+    for value in (0, 1, 2, 3):  # the annotator paints class value + 1 (label 1 = background)
+        for z in (3, 8, 12):
+            points = np.argwhere(ndi.binary_erosion(truth[:, :, z] == value, iterations=2))
+            chosen = points[rng.choice(len(points), min(15, len(points)), replace=False)]
+            paint_drag(dock.scribbles_layer, [(x, y, z) for x, y in chosen], value + 1)
+    dock.export_segmentation(tmp_path / "phantom_seg.nii.gz")
+    wait_idle(qtbot, dock)
+    exported = io.load(tmp_path / "phantom_seg.nii.gz").array
+    assert exported.min() == 0  # background is 0, as in the reference
+    # Background 0 against background 0, brain (>0) against brain: the convention matches.
+    assert metrics.dice(exported == 0, truth == 0) > 0.9
+    assert metrics.dice(exported > 0, truth > 0) > 0.9
+    assert metrics.dice(exported == 3, truth == 3) > 0.8  # white matter, from 45 clicks
+
+
+def test_custom_features_are_editable_and_take_effect(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(np.random.default_rng(0).random((32, 32)).astype(np.float32), name="noise")
+    dock = LabelingDock(viewer)
+    dock.live_check.setChecked(False)
+    dock.start(layer)
+    settings = dock.features
+    settings.preset.setCurrentText("custom")
+    assert settings.sigmas.isEnabled() and all(box.isEnabled() for box in settings.cells.values())
+    assert settings.unit.isEnabled()
+    settings.sigmas.setText("1.0, 2.5")
+    settings.sigmas.editingFinished.emit()
+    assert sorted({scale for _, scale in settings.cells}) == [1.0, 2.5]
+    for (name, scale), box in settings.cells.items():  # ilastik's grid: a filter at some scales only
+        box.setChecked((name, scale) in (("gaussian", 1.0), ("gaussian", 2.5), ("hessian", 2.5)))
+    settings.unit.setCurrentText("mm")
+    wait_idle(qtbot, dock)
+    classifier = dock.session.classifier
+    assert classifier.sigmas == (1.0, 2.5) and classifier.sigma_unit == "mm"
+    assert classifier.features == {"gaussian": (1.0, 2.5), "hessian": (2.5,)}
+
+
+def test_three_docks_fit_a_1280_by_800_screen(make_napari_viewer, qtbot):
+    from napari_plugin.evaluation_dock import EvaluationDock
+    from napari_plugin.training_dock import TrainingDock
+
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample("labtools", "mni152")
+    for widget, name in ((LabelingDock(viewer), "Pixel classification"), (TrainingDock(viewer), "Training"),
+                         (EvaluationDock(viewer), "Evaluation")):
+        viewer.window.add_dock_widget(widget, name=name, area="right")
+    window = viewer.window._qt_window
+    window.resize(1280, 800)
+    qtbot.wait(200)
+    assert window.minimumSizeHint().height() <= 800, window.minimumSizeHint()
+    assert window.height() <= 800 and window.width() <= 1280, (window.width(), window.height())
+    shot = viewer.screenshot(canvas_only=False, flash=False)
+    assert shot.shape[0] <= 800 and shot.shape[1] <= 1280
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    from imageio.v3 import imwrite
+
+    imwrite(SCREENSHOTS / "three-docks-1280x800.png", shot)
+
+
+def test_a_40_volume_series_opens_as_one_layer_with_a_time_axis_and_is_labelled(make_napari_viewer, qtbot,
+                                                                               tmp_path):
+    import nibabel as nib
+
+    rng = np.random.default_rng(0)
+    series = ndi.gaussian_filter(rng.random((48, 40, 24, 40)), (2, 2, 2, 0)).astype(np.float32)
+    header = nib.Nifti1Header()
+    header.set_xyzt_units("mm", "sec")
+    affine = np.diag([1.5, 1.5, 3.0, 1.0])
+    image = nib.Nifti1Image(series, affine, header)
+    image.header["pixdim"][4] = 2.0  # TR 2 s
+    path = tmp_path / "dce.nii.gz"
+    nib.save(image, path)
+    viewer = make_napari_viewer()
+    start = time.perf_counter()
+    layers = viewer.open(str(path), plugin="labtools")
+    opened = time.perf_counter() - start
+    assert len(layers) == 1 and layers[0].data.shape == (40, 48, 40, 24)
+    assert viewer.dims.axis_labels == ("t", "L→R", "P→A", "I→S")
+    np.testing.assert_allclose(layers[0].scale, (2.0, 1.5, 1.5, 3.0))
+    assert opened < 10, opened  # the acceptance's 2 s is measured in benchmarks/labeling_latency.py
+
+    dock = LabelingDock(viewer)
+    dock.live_check.setChecked(False)
+    viewer.dims.set_current_step(0, 7)
+    session = dock.start(layers[0])
+    assert session.image.array.shape == (48, 40, 24)
+    np.testing.assert_array_equal(session.image.array, series[..., 7])
+    paint_drag(dock.scribbles_layer, [(10, 10, 12), (11, 11, 12)], 1)
+    assert session.autosave_path.name == "dce_t007_scribbles.nii.gz"
+    dock.stop()
+    assert io.load(tmp_path / "dce_t007_scribbles.nii.gz").array[10, 10, 12] == 1
+
+
+def test_one_channel_of_a_multichannel_file_labels_all_channels_and_autosaves(make_napari_viewer, tmp_path):
+    import nibabel as nib
+
+    data = np.random.default_rng(1).random((24, 20, 8, 2)).astype(np.float32)  # T1 and T2, say
+    path = tmp_path / "two_channels.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.diag([1.0, 1.0, 2.0, 1.0])), path)
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin="labtools")
+    assert len(layers) == 2
+    dock = LabelingDock(viewer)
+    dock.live_check.setChecked(False)
+    session = dock.start(layers[1])
+    assert session.image.channel_axis == 0 and session.image.array.shape == (2, 24, 20, 8)  # features of both
+    assert session.autosave_path == scribbles_path_for(path)
+    paint_drag(dock.scribbles_layer, [(3, 3, 3)], 2)
+    dock.stop()
+    assert io.load(scribbles_path_for(path)).array[3, 3, 3] == 2
+
+
+def test_starting_shows_the_radiological_axial_view(make_napari_viewer, tmp_path):
+    affine = np.diag([-1.0, 1.0, 1.0, 1.0])  # LAS: the first index runs from right to left
+    path = io.save(io.Image(np.zeros((20, 24, 16), np.float32), affine=affine), tmp_path / "las.nii.gz")
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin="labtools")
+    assert viewer.dims.axis_labels == ("R→L", "P→A", "I→S")
+    dock = LabelingDock(viewer)
+    dock.live_check.setChecked(False)
+    dock.start(layer)
+    assert viewer.dims.order[-3:] == (2, 1, 0)  # slice along I-S; rows A-P, columns R-L
+    # Anterior up (the row index grows towards anterior); the patient's right on the left of the
+    # screen: the column index grows towards the left of the patient, so it runs to the right.
+    assert tuple(str(o.value) for o in viewer.camera.orientation2d) == ("up", "right")
+
+
+def test_classes_are_named_coloured_alike_and_objects_exported(make_napari_viewer, qtbot, tmp_path):
+    image = np.zeros((40, 40, 6), np.float32)
+    image[5:12, 5:12] = image[25:33, 20:30] = 1.0
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(image, name="blobs")
+    dock = LabelingDock(viewer)
+    dock.live_check.setChecked(False)
+    dock.start(layer)
+    scribbles = dock.scribbles_layer
+    scribbles.brush_size = 1
+    paint_drag(scribbles, [(1, 1, 2), (38, 38, 2)], 1)
+    paint_drag(scribbles, [(8, 8, 2), (28, 25, 2)], 2)
+    scribbles.selected_label = 2
+    assert dock.class_name.text() == "class 1"
+    dock.class_name.setText("lesion")
+    dock.class_name.editingFinished.emit()
+    assert dock.session.classes.names()[1] == "lesion" and "lesion" in dock.status.text()
+    # One colour per class: the strokes of class 2 and the prediction's value 1 share it.
+    stroke_color = scribbles.colormap.map(np.array([2]))[0]
+    prediction_color = dock.prediction_layer.colormap.map(np.array([1]))[0]
+    np.testing.assert_allclose(stroke_color, prediction_color)
+    assert dock.prediction_layer.colormap.map(np.array([0]))[0][3] == 0  # background transparent
+    dock.export_objects(tmp_path / "objects.csv")
+    wait_idle(qtbot, dock)
+    rows = (tmp_path / "objects.csv").read_text().splitlines()
+    assert rows[0].startswith("value,name,object,voxels") and len(rows) == 3
+    assert all(",lesion," in row for row in rows[1:])
