@@ -58,5 +58,7 @@ def radiological_view(viewer, layer) -> bool:
     # the left: a column index that grows towards the right runs leftwards.
     vertical = "up" if codes[rows - offset] == "A" else "down"
     horizontal = "left" if codes[cols - offset] == "R" else "right"
-    viewer.camera.orientation2d = (vertical, horizontal)
+    scene = getattr(viewer, "scene", None)  # napari >= 0.9 moved the camera to viewer.scene
+    camera = scene.camera if scene is not None else viewer.camera
+    camera.orientation2d = (vertical, horizontal)
     return True

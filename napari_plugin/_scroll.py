@@ -18,7 +18,7 @@ def scrolling_layout(dock: QWidget) -> QVBoxLayout:
     area = QScrollArea()
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.NoFrame)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
     area.setWidget(content)
     outer = QVBoxLayout(dock)
     outer.setContentsMargins(0, 0, 0, 0)

@@ -21,7 +21,7 @@ from napari.utils.notifications import show_error
 from qtpy.QtGui import QFontDatabase
 from qtpy.QtCore import QEvent
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
-                            QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                            QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QWidget)
 
 from labtools.models import MODEL_NAMES
 from labtools.training.devices import describe_device, select_device

@@ -10,7 +10,7 @@ from sklearn.base import clone
 
 from labtools.coarse_to_fine import coarse_to_fine
 from labtools.datasets import phantom
-from labtools.errors import InvalidImageError, ParameterError
+from labtools.errors import ParameterError
 from labtools.pixel_classifier import PixelClassifier
 
 FAST = dict(sigmas=(0.7, 1.6, 3.5), n_estimators=25)

@@ -672,3 +672,26 @@ def test_session_exports_objects_with_class_names(tmp_path):
     rows = path.read_text().splitlines()[1:]
     assert len(rows) == 2 and all(",lesion," in row for row in rows)
     assert sorted(int(r.split(",")[3]) for r in rows) == [5 * 5 * 6, 6 * 6 * 6]
+
+
+def test_slice_votes_after_a_partial_refit_equal_a_full_prediction():
+    from labtools.labeling.votes import SliceVotes
+    from labtools.pixel_classifier import PixelClassifier
+
+    image, truth = datasets.phantom((48, 48), n_lesions=0, seed=2)
+    clf = PixelClassifier(sigmas=(1.0, 3.5), n_estimators=12, refit_fraction=0.25, prediction="exact")
+    features = clf.transform(image, dtype=np.float16)
+    flat = features.reshape(features.shape[0], -1).T.astype(np.float32)
+    labelled = np.flatnonzero(truth.ravel() >= 0)[::23]
+    y = truth.ravel()[labelled] + 1
+    clf.fit_samples(flat[labelled], y, ndim=2)
+    votes = SliceVotes()
+    np.testing.assert_array_equal(votes.proba(clf, features, "slice"), clf.predict_proba(image, features=features))
+    leaves_before = {tree_id: leaves for tree_id, (_, leaves) in votes._trees.items()}
+    more = np.flatnonzero(truth.ravel() >= 0)[5::17]
+    clf.refit_oldest_trees(flat[more], truth.ravel()[more] + 1)  # 3 of 12 trees replaced
+    again = votes.proba(clf, features, "slice")
+    np.testing.assert_allclose(again, clf.predict_proba(image, features=features), atol=1e-6)
+    assert set(votes._trees) == {id(tree) for tree in clf.forest_.estimators_}
+    kept = [tree_id for tree_id in votes._trees if tree_id in leaves_before]
+    assert len(kept) == 9 and all(votes._trees[t][1] is leaves_before[t] for t in kept)  # not walked again

@@ -16,6 +16,7 @@ settings keeps the bank.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 
@@ -116,9 +117,19 @@ class FeatureCache:
             return whole.reshape(whole.shape[0], -1)[:, flat_indices].T.astype(np.float32)
         coords = np.unravel_index(flat_indices, self._shape)
         box = tuple(slice(int(c.min()), int(c.max()) + 1) for c in coords)
-        features = self.region(box)
-        local = tuple(c - b.start for c, b in zip(coords, box))
+        # A region computed already (the slice on screen) usually holds a stroke painted on it.
+        held = self._holding(box)
+        origin, features = held if held is not None else ([b.start for b in box], self.region(box))
+        local = tuple(c - o for c, o in zip(coords, origin))
         return features[(slice(None), *local)].T.astype(np.float32)
+
+    def _holding(self, box):
+        """``(origin, features)`` of a remembered region that contains `box`, or None."""
+        with self._lock:
+            for key, features in reversed(self._regions.items()):
+                if all(start <= b.start and b.stop <= stop for (start, stop), b in zip(key, box)):
+                    return [start for start, _ in key], features
+        return None
 
     # -------------------------------------------------------------- whole bank
     def whole(self) -> np.ndarray:
@@ -144,6 +155,12 @@ class FeatureCache:
             thread.join(timeout)
 
     def _background(self) -> None:
+        try:
+            # Below the strokes, fits and slice predictions the user waits for (Linux: per
+            # thread, and the filter threads it starts inherit it). On 2 cores this matters.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):  # not Linux, or not allowed
+            pass
         try:
             self._build()
         except BaseException as err:  # reported to whoever asks next, not lost in a thread

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from labtools import io
-from labtools.errors import InvalidImageError, LabtoolsError, MissingFileError, ParameterError
+from labtools.errors import InvalidImageError, MissingFileError, ParameterError
 from labtools.labeling.autosave import ON_BAD_AUTOSAVE, Autosave
 from labtools.labeling.classes import ClassTable, label_file_for
 from labtools.labeling.feature_cache import FeatureCache
@@ -48,6 +48,7 @@ from labtools.labeling.files import same_file, scribbles_path_for
 from labtools.labeling.regions import normalize_roi
 from labtools.labeling.samples import TrainingSamples
 from labtools.labeling.strokes import MAX_LABEL, Stroke, check_label, flat_indices
+from labtools.labeling.votes import SliceVotes
 
 __all__ = ["LabelingSession"]
 
@@ -158,6 +159,7 @@ class LabelingSession:
         for value in self._samples.classes():
             self.classes = self.classes.with_class(int(value))
         self._features = FeatureCache(self.image, self.classifier)
+        self._votes = SliceVotes()
 
     @classmethod
     def open(cls, image_path, *, autosave_path=None, classifier=None, on_bad_autosave: str = "raise",
@@ -437,8 +439,15 @@ class LabelingSession:
         """
         roi = normalize_roi(roi, self._shape)
         with self._fit_lock:
+            # The region first: strokes painted on it take their feature rows from it.
+            features = self._features.region(roi)
             classifier = self._fit_if_needed()
-            probabilities = classifier.predict_proba(self.image, features=self._features.region(roi))
+            thin = min(s.stop - s.start for s in roi) < 4  # a slice: predicted exactly, tree by tree
+            if thin or classifier.prediction == "exact":
+                key = (tuple((s.start, s.stop) for s in roi), self._features)
+                probabilities = self._votes.proba(classifier, features, key)
+            else:
+                probabilities = classifier.predict_proba(self.image, features=features)
         prediction, uncertainty = self._labels_and_margin(probabilities, classifier)
         with self._lock:
             self.prediction, self.uncertainty, self.prediction_roi = prediction, uncertainty, roi
@@ -446,7 +455,7 @@ class LabelingSession:
         return prediction, uncertainty
 
     def predict_volume(self, *, progress: bool = True, callback=None, slab: int | None = None):
-        """Predict the whole image, one slab along the last axis at a time.
+        """Predict the whole image, one slab along the first axis at a time.
 
         Parameters
         ----------
@@ -455,7 +464,8 @@ class LabelingSession:
         callback : callable, optional
             ``callback(done, total)`` after each slab; returning False cancels.
         slab : int, optional
-            Slab thickness along the last axis; default about 1/20 of it.
+            Slab thickness along the first axis; default about 1/20 of it. (Slabs along the
+            first axis are contiguous in the feature bank: no copy before the trees are walked.)
 
         Returns
         -------
@@ -465,7 +475,7 @@ class LabelingSession:
         """
         from tqdm.auto import tqdm
 
-        n = self._shape[-1]
+        n = self._shape[0]
         slab = max(1, -(-n // 20)) if slab is None else operator_index(slab, "slab")
         if slab < 1:
             raise ParameterError(f"slab must be at least 1 voxel, got {slab}")
@@ -479,11 +489,11 @@ class LabelingSession:
                 for start in range(0, n, slab):
                     if self._closing.is_set():
                         return None
-                    roi = (slice(None),) * (len(self._shape) - 1) + (slice(start, min(start + slab, n)),)
-                    proba = classifier.predict_proba(self.image, features=features[(slice(None), *roi)])
-                    segmentation[roi], uncertainty[roi] = self._labels_and_margin(proba, classifier)
-                    bar.update(roi[-1].stop - start)
-                    if callback is not None and callback(roi[-1].stop, n) is False:
+                    stop = min(start + slab, n)
+                    proba = classifier.predict_proba(self.image, features=features[:, start:stop])
+                    segmentation[start:stop], uncertainty[start:stop] = self._labels_and_margin(proba, classifier)
+                    bar.update(stop - start)
+                    if callback is not None and callback(stop, n) is False:
                         return None
         with self._lock:
             self.segmentation, self._segmentation_version = segmentation, version
@@ -595,7 +605,13 @@ class LabelingSession:
                 self._features.classifier = classifier
             self.prediction = self.uncertainty = self.prediction_roi = None
             self.segmentation = self._segmentation_version = None
+            self._votes.clear()
         self._notify("classifier")
+
+    @property
+    def features(self) -> FeatureCache:
+        """The feature bank of the image for the classifier's settings (:class:`FeatureCache`)."""
+        return self._features
 
     def prepare_features(self) -> None:
         """Start building the whole feature bank in the background (GUIs call it when labeling starts)."""

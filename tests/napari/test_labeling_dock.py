@@ -98,7 +98,7 @@ def test_scripted_labeling_reaches_dice_and_saves_screenshots(make_napari_viewer
     assert not dock.prediction_layer.data[:, :, 0].any()
     dock.predict_volume()
     wait_idle(qtbot, dock)
-    assert dock.progress.value() == dock.progress.maximum() == image.shape[2]
+    assert dock.progress.value() == dock.progress.maximum() == image.shape[0]  # slabs along axis 0
     prediction = np.asarray(dock.prediction_layer.data)
     for label in (3, 4):  # grey and white matter
         assert metrics.dice(prediction == label - 1, tissues == label) > 0.8, label
@@ -427,7 +427,8 @@ def test_starting_shows_the_radiological_axial_view(make_napari_viewer, tmp_path
     assert viewer.dims.order[-3:] == (2, 1, 0)  # slice along I-S; rows A-P, columns R-L
     # Anterior up (the row index grows towards anterior); the patient's right on the left of the
     # screen: the column index grows towards the left of the patient, so it runs to the right.
-    assert tuple(str(o.value) for o in viewer.camera.orientation2d) == ("up", "right")
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+    assert tuple(str(o.value) for o in camera.orientation2d) == ("up", "right")
 
 
 def test_classes_are_named_coloured_alike_and_objects_exported(make_napari_viewer, qtbot, tmp_path):
@@ -457,3 +458,19 @@ def test_classes_are_named_coloured_alike_and_objects_exported(make_napari_viewe
     rows = (tmp_path / "objects.csv").read_text().splitlines()
     assert rows[0].startswith("value,name,object,voxels") and len(rows) == 3
     assert all(",lesion," in row for row in rows[1:])
+
+
+def test_closing_an_idle_dock_starts_nothing_and_saves(make_napari_viewer, qtbot, tmp_path):
+    path = io.save(np.random.default_rng(0).random((24, 20, 8)).astype(np.float32), tmp_path / "idle.nii.gz")
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin="labtools")
+    dock = LabelingDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Pixel classification")
+    dock.live_check.setChecked(False)
+    session = dock.start(layer)
+    paint_drag(dock.scribbles_layer, [(3, 3, 3)], 1)
+    dock.close()
+    assert dock.session is None and not dock.jobs.busy
+    qtbot.wait(200)
+    assert not dock.jobs.busy and dock.jobs.running is None
+    assert io.load(session.autosave_path).array[3, 3, 3] == 1  # the snapshot was written on close
