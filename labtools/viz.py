@@ -13,24 +13,44 @@ from labtools.io.image import Image
 __all__ = ["plot_planes", "label_colormap"]
 
 
-def label_colormap(n_labels: int):
-    """A matplotlib colormap with label 0 transparent and distinct colours after it.
+def label_colormap(n_labels: int, classes=None):
+    """A matplotlib colormap of label values 0..n-1: 0 transparent, the others labtools' colours.
+
+    The colours are those of napari's layers and the notebook widgets for the same values
+    (:func:`labtools.colors.label_colors`), or of a class table's classes.
+
+    Parameters
+    ----------
+    n_labels : int
+        Largest label value + 1.
+    classes : labtools.labeling.ClassTable, optional
+        Colours per label value.
 
     Examples
     --------
     >>> cmap = label_colormap(5)
     >>> float(cmap(0)[3]), cmap.N
     (0.0, 5)
+    >>> [round(c * 255) for c in cmap(1)[:3]]   # label 1 is red everywhere
+    [228, 26, 28]
     """
     from matplotlib.colors import ListedColormap
-    from matplotlib import colormaps
 
-    colours = colormaps["tab10"](np.arange(max(n_labels - 1, 1)) % 10)
-    return ListedColormap(np.vstack([[0, 0, 0, 0], colours])[:n_labels])
+    from labtools.colors import label_colors
+
+    n_labels = max(int(n_labels), 1)
+    colours = np.ones((n_labels, 4))
+    colours[:, :3] = label_colors(n_labels) / 255.0
+    if classes is not None:
+        for value, rgb in classes.value_colors().items():
+            if 0 < value < n_labels:
+                colours[value, :3] = np.asarray(rgb) / 255.0
+    colours[0] = (0, 0, 0, 0)
+    return ListedColormap(colours)
 
 
 def plot_planes(axes, image: Image, labels=None, *, title: str = "", alpha: float = 0.4,
-                background: int = 0):
+                background: int = 0, classes=None):
     """Draw the middle slice of each plane (3D) or the image (2D) into `axes`.
 
     Parameters
@@ -47,6 +67,8 @@ def plot_planes(axes, image: Image, labels=None, *, title: str = "", alpha: floa
         Label value left undrawn (0, or 1 for MNI152's 1-based classes).
     alpha : float
         Opacity of the label overlay.
+    classes : labtools.labeling.ClassTable, optional
+        Colours and names of the label values (a legend is added), as in napari and the notebook.
 
     Examples
     --------
@@ -72,6 +94,7 @@ def plot_planes(axes, image: Image, labels=None, *, title: str = "", alpha: floa
             planes.append((array[tuple(index)],
                            None if labels is None else labels[tuple(index)], spacing))
     n_labels = int(labels.max()) + 1 if labels is not None and labels.size else 1
+    cmap = label_colormap(n_labels, classes)
     lo, hi = np.percentile(array, [1, 99.5])
     for ax, (slice_, label_slice, spacing) in zip(axes, planes):
         # Transpose so that the first voxel axis runs left-right; aspect keeps mm square.
@@ -79,9 +102,17 @@ def plot_planes(axes, image: Image, labels=None, *, title: str = "", alpha: floa
                   aspect=spacing[1] / spacing[0], interpolation="nearest")
         if label_slice is not None:
             shown = np.ma.masked_equal(label_slice.T, background)
-            ax.imshow(shown, cmap=label_colormap(n_labels), origin="lower",
+            ax.imshow(shown, cmap=cmap, origin="lower",
                       vmin=0, vmax=n_labels - 1, alpha=alpha,
                       aspect=spacing[1] / spacing[0], interpolation="nearest")
         ax.set_axis_off()
     if title:
         axes[0].set_title(title, loc="left", fontsize=10)
+    if classes is not None and labels is not None:
+        from matplotlib.patches import Patch
+
+        present = set(np.unique(labels).tolist()) - {background}
+        handles = [Patch(color=cmap(value), label=name) for value, name in classes.names().items()
+                   if value in present and value < n_labels]
+        if handles:
+            axes[-1].legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.6)

@@ -44,7 +44,7 @@ def test_metric_explorer_renders_and_follows_its_slider(lesson_in_lab):
     image.wait_for(timeout=30_000)
     assert image.evaluate("img => img.complete && img.naturalWidth > 0")
     before_table, before_image = table.inner_text(), image.get_attribute("src")
-    SCREENSHOTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     output.screenshot(path=str(SCREENSHOTS / "lesson03-explorer-before.png"))
 
     handle = slider.locator(".noUi-handle").first
@@ -65,7 +65,7 @@ def test_no_request_left_localhost(lesson_in_lab):
     _, requests = lesson_in_lab
     hosts = sorted({url.split("/")[2].rsplit(":", 1)[0] for url in requests.local if "://" in url})
     record = {"hosts": hosts, "refused": requests.external}
-    SCREENSHOTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     (SCREENSHOTS / "lesson03-requests.json").write_text(json.dumps(record, indent=1) + "\n")
     assert requests.local, "the page made no request at all: the route log is broken"
     assert requests.external == []

@@ -71,6 +71,6 @@ def test_a_mouse_stroke_on_the_canvas_becomes_scribbles_where_it_was_drawn(lesso
     row_range, col_range = result["rows"], result["cols"]
     assert abs((row_range[0] + row_range[1]) / 2 - STROKE[0][1] * rows) <= 2
     assert abs(col_range[0] - STROKE[0][0] * cols) <= 3 and abs(col_range[1] - STROKE[1][0] * cols) <= 3
-    SCREENSHOTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     output = canvas.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')][1]")
     output.screenshot(path=str(SCREENSHOTS / "lesson04-scribble-canvas.png"))

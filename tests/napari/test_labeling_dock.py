@@ -474,3 +474,83 @@ def test_closing_an_idle_dock_starts_nothing_and_saves(make_napari_viewer, qtbot
     qtbot.wait(200)
     assert not dock.jobs.busy and dock.jobs.running is None
     assert io.load(session.autosave_path).array[3, 3, 3] == 1  # the snapshot was written on close
+
+
+def test_a_label_map_from_another_tool_is_imported_as_scribbles_with_its_values(make_napari_viewer, qtbot,
+                                                                                tmp_path):
+    from labtools import datasets
+
+    image, truth = datasets.phantom((48, 48, 16), n_lesions=0, seed=1)
+    sparse = np.zeros(truth.shape, np.uint8)
+    sparse[::5, ::5, ::2] = np.where(truth[::5, ::5, ::2] == 0, 1, truth[::5, ::5, ::2] * 10)  # 1, 10, 20, 30
+    path = io.save(image, tmp_path / "ph.nii.gz")
+    io.save(image.with_array(sparse), tmp_path / "ph_annotation.nii.gz")
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin="labtools")
+    viewer.open(str(tmp_path / "ph_annotation.nii.gz"), plugin="labtools")
+    dock = LabelingDock(viewer)
+    dock.live_check.setChecked(False)
+    dock.start(layer)
+    assert [dock.import_combo.itemText(k) for k in range(dock.import_combo.count())] == ["ph_annotation"]
+    assert dock.import_scribbles() == int((sparse > 0).sum())
+    np.testing.assert_array_equal(dock.scribbles_layer.data > 0, sparse > 0)  # the layer shows them
+    dock.export_segmentation(tmp_path / "ph_seg.nii.gz")
+    wait_idle(qtbot, dock)
+    exported = io.load(tmp_path / "ph_seg.nii.gz").array
+    assert set(np.unique(exported)) <= {1, 10, 20, 30}  # another tool's values, kept
+    assert metrics.dice(exported == 30, truth == 3) > 0.8
+    dock.undo()  # the import is undoable, value by value
+    assert dock.session.can_undo
+
+
+def _drag(widget, points) -> None:
+    """A real mouse drag on a Qt widget: press, moves with the left button held, release."""
+    from qtpy.QtCore import QEvent, QPointF, Qt
+    from qtpy.QtGui import QMouseEvent
+    from qtpy.QtWidgets import QApplication
+
+    def send(kind, point, button, buttons):
+        local = QPointF(*point)
+        event = QMouseEvent(kind, local, widget.mapToGlobal(local), button, buttons,
+                            Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(widget, event)
+        QApplication.processEvents()
+
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    send(QEvent.Type.MouseButtonPress, points[0], left, left)
+    for point in points[1:]:
+        send(QEvent.Type.MouseMove, point, none, left)
+    send(QEvent.Type.MouseButtonRelease, points[-1], left, none)
+
+
+def test_a_real_mouse_drag_on_the_canvas_is_one_stroke_of_the_session(make_napari_viewer, qtbot, tmp_path):
+    path = io.save(np.random.default_rng(0).random((40, 40, 10)).astype(np.float32), tmp_path / "drag.nii.gz",
+                   spacing=(1.0, 1.0, 1.0))
+    viewer = make_napari_viewer(show=True)
+    (layer,) = viewer.open(str(path), plugin="labtools")
+    dock = LabelingDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Pixel classification")
+    dock.live_check.setChecked(False)
+    session = dock.start(layer)
+    viewer.reset_view()
+    qtbot.wait(100)
+    canvas = viewer.window._qt_viewer.canvas.native
+    w, h = canvas.width(), canvas.height()
+    dock.scribbles_layer.selected_label = 2
+    _drag(canvas, [(w * x, h * 0.5) for x in np.linspace(0.4, 0.6, 12)])
+    qtbot.wait(50)
+    counts = session.class_counts()
+    assert set(counts) == {2} and counts[2] > 5  # painted through napari's own mouse handling
+    np.testing.assert_array_equal(dock.scribbles_layer.data, session.scribbles)
+    plane = viewer.dims.current_step[viewer.dims.not_displayed[0]]
+    assert set(np.nonzero(session.scribbles)[viewer.dims.not_displayed[0]]) == {plane}
+    assert dock.undo() and not session.scribbles.any()  # one drag, one stroke, one undo step
+    assert not session.can_undo
+    dock.stop()
+    assert read_saved(scribbles_path_for(path), path) is not None
+
+
+def read_saved(snapshot, image_path):
+    from labtools.labeling.autosave import read_saved_scribbles
+
+    return read_saved_scribbles(snapshot, io.load(image_path))
