@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from app_model.types import KeyCode, KeyMod
-from napari.layers import Image
+from napari.layers import Image, Labels
 from napari.utils.notifications import notification_manager, show_error, show_info
 from qtpy.QtCore import QEvent, Qt, Signal
 from qtpy.QtWidgets import (
@@ -49,6 +49,7 @@ from napari_plugin._scroll import scrolling_layout
 from napari_plugin._labeling_jobs import JobQueue
 from napari_plugin._labeling_layers import grid_kwargs, open_session, strokes_from_paint, time_index, visible_roi
 from napari_plugin._layer_choice import refill_layer_choice
+from napari_plugin._layers import layer_to_image
 from napari_plugin._orientation import radiological_view
 
 __all__ = ["LabelingDock"]
@@ -133,6 +134,10 @@ class LabelingDock(QWidget):
         self.class_name.setToolTip("Names the class of the selected label; used in legends, status and "
                                    "the label file written next to exports")
         self.class_label = QLabel("label 1")
+        self.import_combo = QComboBox()
+        self.import_combo.setToolTip("A Labels layer on the image's grid (e.g. another tool's annotation): "
+                                     "0 = unlabelled, its values are kept in predictions and exports")
+        self.import_button = QPushButton("Import as scribbles")
         self.status = QLabel("Pick an image and press Start labeling.")
         self.status.setWordWrap(True)
         # What the last action said (a suggested slice, a saved file, an error in full): it stays
@@ -165,6 +170,9 @@ class LabelingDock(QWidget):
         files.addWidget(self.load_button, 0, 1)
         files.addWidget(self.export_button, 1, 0, 1, 2)
         files.addWidget(self.objects_button, 2, 0, 1, 2)
+        import_row = QHBoxLayout()
+        import_row.addWidget(self.import_combo, 1)
+        import_row.addWidget(self.import_button)
         class_row = QHBoxLayout()
         class_row.addWidget(self.class_label)
         class_row.addWidget(self.class_name, 1)
@@ -174,6 +182,7 @@ class LabelingDock(QWidget):
         layout.addLayout(view_row)
         layout.addWidget(classifier_box)
         layout.addLayout(class_row)
+        layout.addLayout(import_row)
         layout.addLayout(edit_row)
         layout.addWidget(self.suggest_button)
         layout.addLayout(volume_row)
@@ -194,11 +203,16 @@ class LabelingDock(QWidget):
         self.load_button.clicked.connect(self._ask_load_classifier)
         self.export_button.clicked.connect(self._ask_export)
         self.objects_button.clicked.connect(self._ask_export_objects)
+        self.import_button.clicked.connect(lambda: self.import_scribbles())
         self.class_name.editingFinished.connect(self._on_class_named)
         self._update_buttons()
 
     def _refresh_image_choices(self, event=None) -> None:
         refill_layer_choice(self.image_combo, self.viewer, Image)
+        refill_layer_choice(self.import_combo, self.viewer, Labels)
+        for own in (self.scribbles_layer, self.prediction_layer):  # not the session's own layers
+            if own is not None and self.import_combo.findText(own.name) >= 0:
+                self.import_combo.removeItem(self.import_combo.findText(own.name))
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -208,6 +222,7 @@ class LabelingDock(QWidget):
                        self.save_button, self.load_button, self.export_button, self.objects_button,
                        self.class_name):
             button.setEnabled(started)
+        self.import_button.setEnabled(started and self.import_combo.count() > 0)
         self.undo_button.setEnabled(started and self.session.can_undo)
         self.redo_button.setEnabled(started and self.session.can_redo)
         self.cancel_button.setEnabled(self.jobs.running == "volume")
@@ -269,6 +284,7 @@ class LabelingDock(QWidget):
         session.prepare_features()  # the whole feature bank in the background; strokes do not wait
         self.scribbles_layer.selected_label = 1
         self._show_class_name()
+        self._refresh_image_choices()
         self._show_status()
         self.request_update()
         return session
@@ -507,6 +523,31 @@ class LabelingDock(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Load classifier", "", _CLASSIFIER_FILTER)
         if path:
             self.load_classifier(path)
+
+    def import_scribbles(self, layer=None) -> int:
+        """Add a Labels layer (default: the one picked) as scribbles, keeping its values; one undo step."""
+        if self.session is None:
+            return 0
+        if layer is None:
+            name = self.import_combo.currentText()
+            layer = self.viewer.layers[name] if name in self.viewer.layers else None
+        if layer is None:
+            return 0
+        try:
+            meta = {"metadata": layer.metadata, "scale": layer.scale, "translate": layer.translate}
+            # A layer read from a file brings its affine (checked against the image's); one made
+            # in napari only its shape.
+            labels = (layer_to_image(np.asarray(layer.data), meta) if (layer.metadata or {}).get("affine") is not None
+                      else np.asarray(layer.data))
+            changed = self.session.import_scribbles(labels)
+        except LabtoolsError as err:
+            self._show_error(err)
+            return 0
+        self.scribbles_layer.refresh()
+        self._color_layers()
+        self._say(f"{changed} voxels of {layer.name} imported as scribbles (values kept: "
+                  f"{', '.join(str(v) for v in self.session.classes.values)}).")
+        return changed
 
     def export_objects(self, path) -> None:
         """Write the connected objects of every class as CSV to `path` (in the background)."""
