@@ -204,7 +204,6 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         per_channel = len(self.channel_names(ndim))
         self.feature_names_ = self.channel_names(ndim, n_channels=max(1, X.shape[1] // per_channel))
-        self._refits = 0
         return self
 
     def refit_oldest_trees(self, X, y) -> "PixelClassifier":
@@ -223,30 +222,9 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
         count = max(1, round(self.refit_fraction * self.n_estimators))
         self._refits = getattr(self, "_refits", 0) + 1
         X = np.asarray(X, dtype=np.float32)[:, self.selected_features_]
-        self.forest_.estimators_ = self.forest_.estimators_[count:] + self._trees_in_threads(count, X, y)
+        fresh = self._forest(count, self.random_state + self._refits).fit(X, y)
+        self.forest_.estimators_ = self.forest_.estimators_[count:] + fresh.estimators_
         return self
-
-    def _trees_in_threads(self, count: int, X, y) -> list:
-        """`count` new trees, grown in a few threads of single-job forests.
-
-        joblib polls its workers every 10 ms; for the 15 small trees of a refit after a stroke
-        that polling was half of the 65 ms the refit took (MNI152 1 mm, 2 cores).
-        """
-        from concurrent.futures import ThreadPoolExecutor
-
-        from joblib import effective_n_jobs
-        from sklearn.ensemble import RandomForestClassifier
-
-        parts = max(1, min(count, effective_n_jobs(self.n_jobs)))
-        sizes = [count // parts + (k < count % parts) for k in range(parts)]
-        seed = self.random_state + 1000 * self._refits
-
-        def grow(part):
-            return RandomForestClassifier(n_estimators=sizes[part], max_depth=self.max_depth, n_jobs=1,
-                                          random_state=seed + part).fit(X, y).estimators_
-
-        with ThreadPoolExecutor(max_workers=parts) as pool:  # tree building releases the GIL
-            return [tree for trees in pool.map(grow, range(parts)) for tree in trees]
 
     def _select(self, X, y) -> np.ndarray:
         """Indices of the channels to train on: all, or the most important ones of a first forest."""
