@@ -295,7 +295,7 @@ def test_closing_the_viewer_while_busy_exits_cleanly_and_keeps_the_scribbles(tmp
 def test_export_uses_the_standard_convention_and_matches_the_reference(make_napari_viewer, qtbot, tmp_path):
     from labtools import datasets
 
-    image, truth = datasets.phantom((64, 64, 16), n_lesions=0, seed=0)  # 0 = background, tissues 1..3
+    image, truth = datasets.phantom((96, 96, 24), n_lesions=0, seed=0)  # 0 = background, tissues 1..3
     viewer = make_napari_viewer()
     layer = viewer.add_image(image.array, name="phantom")
     dock = LabelingDock(viewer)
@@ -304,18 +304,21 @@ def test_export_uses_the_standard_convention_and_matches_the_reference(make_napa
     dock.scribbles_layer.brush_size = 1
     rng = np.random.default_rng(0)
     for value in (0, 1, 2, 3):  # the annotator paints class value + 1 (label 1 = background)
-        for z in (3, 8, 12):
-            points = np.argwhere(ndi.binary_erosion(truth[:, :, z] == value, iterations=2))
+        for z in (4, 12, 19):
+            region = truth[:, :, z] == value
+            if value != 1:  # the CSF ring is too thin to stay clear of its border
+                region = ndi.binary_erosion(region, iterations=2)
+            points = np.argwhere(region)
             chosen = points[rng.choice(len(points), min(15, len(points)), replace=False)]
             paint_drag(dock.scribbles_layer, [(x, y, z) for x, y in chosen], value + 1)
     dock.export_segmentation(tmp_path / "phantom_seg.nii.gz")
     wait_idle(qtbot, dock)
     exported = io.load(tmp_path / "phantom_seg.nii.gz").array
-    assert exported.min() == 0  # background is 0, as in the reference
-    # Background 0 against background 0, brain (>0) against brain: the convention matches.
-    assert metrics.dice(exported == 0, truth == 0) > 0.9
+    # The reference's convention: 0 is background, 1..3 the tissues; 180 clicks in all.
+    dices = {value: metrics.dice(exported == value, truth == value) for value in (0, 1, 2, 3)}
+    assert min(dices[0], dices[2], dices[3]) > 0.9, dices  # background, grey and white matter
+    assert dices[1] > 0.75, dices  # the thin CSF ring (0.82 here) needs more strokes
     assert metrics.dice(exported > 0, truth > 0) > 0.9
-    assert metrics.dice(exported == 3, truth == 3) > 0.8  # white matter, from 45 clicks
 
 
 def test_custom_features_are_editable_and_take_effect(make_napari_viewer, qtbot):
