@@ -138,6 +138,9 @@ class LabelingDock(QWidget):
         self.import_combo.setToolTip("A Labels layer on the image's grid (e.g. another tool's annotation): "
                                      "0 = unlabelled, its values are kept in predictions and exports")
         self.import_button = QPushButton("Import as scribbles")
+        self.import_segmentation_button = QPushButton("as segmentation")
+        self.import_segmentation_button.setToolTip("Start from this label map (values kept): it is shown as "
+                                                   "the prediction and exported until you paint")
         self.status = QLabel("Pick an image and press Start labeling.")
         self.status.setWordWrap(True)
         # What the last action said (a suggested slice, a saved file, an error in full): it stays
@@ -173,6 +176,7 @@ class LabelingDock(QWidget):
         import_row = QHBoxLayout()
         import_row.addWidget(self.import_combo, 1)
         import_row.addWidget(self.import_button)
+        import_row.addWidget(self.import_segmentation_button)
         class_row = QHBoxLayout()
         class_row.addWidget(self.class_label)
         class_row.addWidget(self.class_name, 1)
@@ -204,6 +208,7 @@ class LabelingDock(QWidget):
         self.export_button.clicked.connect(self._ask_export)
         self.objects_button.clicked.connect(self._ask_export_objects)
         self.import_button.clicked.connect(lambda: self.import_scribbles())
+        self.import_segmentation_button.clicked.connect(lambda: self.import_segmentation())
         self.class_name.editingFinished.connect(self._on_class_named)
         self._update_buttons()
 
@@ -223,6 +228,7 @@ class LabelingDock(QWidget):
                        self.class_name):
             button.setEnabled(started)
         self.import_button.setEnabled(started and self.import_combo.count() > 0)
+        self.import_segmentation_button.setEnabled(started and self.import_combo.count() > 0)
         self.undo_button.setEnabled(started and self.session.can_undo)
         self.redo_button.setEnabled(started and self.session.can_redo)
         self.cancel_button.setEnabled(self.jobs.running == "volume")
@@ -524,21 +530,45 @@ class LabelingDock(QWidget):
         if path:
             self.load_classifier(path)
 
-    def import_scribbles(self, layer=None) -> int:
-        """Add a Labels layer (default: the one picked) as scribbles, keeping its values; one undo step."""
-        if self.session is None:
-            return 0
+    def _picked_labels(self, layer):
+        """The picked (or given) Labels layer as an Image on its file's grid, or its bare array."""
         if layer is None:
             name = self.import_combo.currentText()
             layer = self.viewer.layers[name] if name in self.viewer.layers else None
         if layer is None:
+            return None, None
+        meta = {"metadata": layer.metadata, "scale": layer.scale, "translate": layer.translate}
+        # A layer read from a file brings its affine (checked against the image's); one made in
+        # napari only its shape.
+        labels = (layer_to_image(np.asarray(layer.data), meta) if (layer.metadata or {}).get("affine") is not None
+                  else np.asarray(layer.data))
+        return layer, labels
+
+    def import_segmentation(self, layer=None) -> bool:
+        """Start from a Labels layer (default: the one picked) as the segmentation, keeping its values."""
+        if self.session is None:
+            return False
+        layer, labels = self._picked_labels(layer)
+        if layer is None:
+            return False
+        try:
+            segmentation = self.session.import_segmentation(labels)
+        except LabtoolsError as err:
+            self._show_error(err)
+            return False
+        self.prediction_layer.data = segmentation.copy()
+        self._color_layers()
+        self._say(f"{layer.name} is the segmentation now (values kept); paint to correct it.")
+        return True
+
+    def import_scribbles(self, layer=None) -> int:
+        """Add a Labels layer (default: the one picked) as scribbles, keeping its values; one undo step."""
+        if self.session is None:
+            return 0
+        layer, labels = self._picked_labels(layer)
+        if layer is None:
             return 0
         try:
-            meta = {"metadata": layer.metadata, "scale": layer.scale, "translate": layer.translate}
-            # A layer read from a file brings its affine (checked against the image's); one made
-            # in napari only its shape.
-            labels = (layer_to_image(np.asarray(layer.data), meta) if (layer.metadata or {}).get("affine") is not None
-                      else np.asarray(layer.data))
             changed = self.session.import_scribbles(labels)
         except LabtoolsError as err:
             self._show_error(err)

@@ -389,6 +389,36 @@ class LabelingSession:
             changed += self.add_stroke(array == value, table.to_scribbles(np.array(value)).item())
         return changed
 
+    def import_segmentation(self, labels, *, names=None) -> np.ndarray:
+        """Start from an existing segmentation (another tool's, an earlier export), keeping its values.
+
+        It becomes :attr:`segmentation` (what :meth:`export` and :meth:`object_table` use) until
+        the scribbles change; its values join :attr:`classes`. Nothing is painted: correct it by
+        painting strokes, and the next prediction replaces it.
+
+        Examples
+        --------
+        >>> s = LabelingSession(np.zeros((4, 4), np.float32))
+        >>> seg = np.zeros((4, 4), np.uint16); seg[1:3, 1:3] = 300
+        >>> s.import_segmentation(seg).max(), sorted(s.classes.values)
+        (np.uint16(300), [0, 1, 300])
+        """
+        io.check_pair(self.image, labels)
+        array = np.asarray(labels.array if isinstance(labels, io.Image) else labels)
+        if array.dtype.kind not in "iu" or (array.size and array.min() < 0):
+            raise InvalidImageError(f"a segmentation holds non-negative integer labels, got {array.dtype}"
+                                    + (f" with values down to {array.min()}" if array.dtype.kind in "iu" else ""))
+        table = self.classes
+        for value in np.unique(array).tolist():
+            table = table.with_value(int(value), (names or {}).get(int(value)))
+        with self._lock:
+            self.classes = table
+            self.segmentation = array.astype(np.uint8 if array.max(initial=0) < 256 else np.uint16)
+            self._segmentation_version = ("imported", self._version)
+            self.volume_uncertainty = None
+        self._notify("volume")
+        return self.segmentation
+
     def _apply(self, stroke: Stroke, *, undo: bool) -> None:
         flat = self._scribbles.reshape(-1)
         if undo:
@@ -568,8 +598,9 @@ class LabelingSession:
         return write_object_table(self.object_table(values, progress=progress), path)
 
     def _fresh_segmentation(self, progress: bool):
-        fresh = (self.segmentation is not None and not self.needs_fit
-                 and self._segmentation_version == self._fitted_version)
+        imported = self._segmentation_version == ("imported", self._version)  # no stroke since
+        fresh = imported or (self.segmentation is not None and not self.needs_fit
+                             and self._segmentation_version == self._fitted_version)
         segmentation = self.segmentation if fresh else self.predict_volume(progress=progress)
         if segmentation is None:
             raise InvalidImageError("the prediction was cancelled (the session is closing); nothing exported")

@@ -506,6 +506,30 @@ def test_a_label_map_from_another_tool_is_imported_as_scribbles_with_its_values(
     assert dock.session.can_undo
 
 
+def test_a_segmentation_from_another_tool_is_the_starting_point_with_its_values(make_napari_viewer, qtbot,
+                                                                                 tmp_path):
+    image = np.random.default_rng(2).random((32, 28, 8)).astype(np.float32)
+    segmentation = np.zeros(image.shape, np.uint16)
+    segmentation[4:12, 4:12, 2:6] = 7
+    segmentation[18:26, 10:20, 1:7] = 300  # a value above 255
+    path = io.save(image, tmp_path / "img.nii.gz")
+    io.save(io.load(path).with_array(segmentation), tmp_path / "img_seg.nii.gz")
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin="labtools")
+    viewer.open(str(tmp_path / "img_seg.nii.gz"), plugin="labtools")
+    dock = LabelingDock(viewer)
+    dock.live_check.setChecked(False)
+    dock.start(layer)
+    assert dock.import_segmentation()
+    np.testing.assert_array_equal(dock.prediction_layer.data, segmentation)
+    dock.export_segmentation(tmp_path / "again.nii.gz")  # nothing painted: written back as it came
+    wait_idle(qtbot, dock)
+    np.testing.assert_array_equal(io.load(tmp_path / "again.nii.gz").array, segmentation)
+    dock.export_objects(tmp_path / "objects.csv")
+    wait_idle(qtbot, dock)
+    assert len((tmp_path / "objects.csv").read_text().splitlines()) == 3  # one object of 7, one of 300
+
+
 def _drag(widget, points) -> None:
     """A real mouse drag on a Qt widget: press, moves with the left button held, release."""
     from qtpy.QtCore import QEvent, QPointF, Qt
