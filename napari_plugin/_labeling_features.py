@@ -44,6 +44,7 @@ class FeatureSettings(QWidget):
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(2)
         self.cells: dict[tuple[str, float], QCheckBox] = {}
+        self.planar: dict[float, QCheckBox] = {}  # scales computed in 2D, slice by slice
         self._scales: tuple[float, ...] = ()
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
@@ -76,9 +77,10 @@ class FeatureSettings(QWidget):
         sigmas = parse_scales(self.sigmas.text())
         grid = {name: tuple(s for s in sigmas if (name, s) in self.cells and self.cells[(name, s)].isChecked())
                 for name in FEATURES}
-        return classifier_settings(sigmas, grid, self.unit.currentText())
+        in_plane = tuple(s for s in sigmas if s in self.planar and self.planar[s].isChecked())
+        return classifier_settings(sigmas, grid, self.unit.currentText(), in_plane)
 
-    def set_values(self, sigmas, features, unit: str = "voxel") -> None:
+    def set_values(self, sigmas, features, unit: str = "voxel", in_plane=()) -> None:
         """Show given settings (e.g. of a loaded classifier): their preset, else "custom"."""
         sigmas = tuple(float(s) for s in sigmas)
         grid = ({name: tuple(float(s) for s in scales) for name, scales in features.items()}
@@ -87,8 +89,8 @@ class FeatureSettings(QWidget):
                  if not isinstance(features, dict) and value == (sigmas, tuple(features))]
         self.blockSignals(True)
         try:
-            self.preset.setCurrentText(match[0] if match else CUSTOM)
-            self._show(grid, unit, sigmas)
+            self.preset.setCurrentText(match[0] if match and not in_plane else CUSTOM)
+            self._show(grid, unit, sigmas, in_plane)
         finally:
             self.blockSignals(False)
 
@@ -113,10 +115,11 @@ class FeatureSettings(QWidget):
             for name in FEATURES:
                 if len(ticked[name]) * 2 >= max(1, len(self._scales)):
                     ticked[name] = ticked[name] + tuple(s for s in scales if s not in self._scales)
-            self._show(ticked, self.unit.currentText(), scales)
+            planar = tuple(s for s in self._scales if self.planar[s].isChecked())
+            self._show(ticked, self.unit.currentText(), scales, planar)
         self.changed.emit()
 
-    def _show(self, grid, unit: str, scales=None) -> None:
+    def _show(self, grid, unit: str, scales=None, in_plane=()) -> None:
         scales = tuple(sorted({float(s) for at in grid.values() for s in at})) if scales is None else scales
         self._scales = scales
         self.sigmas.setText(", ".join(f"{s:g}" for s in scales))
@@ -139,11 +142,22 @@ class FeatureSettings(QWidget):
                 box.toggled.connect(lambda _checked: self.changed.emit())
                 self._grid.addWidget(box, row, column)
                 self.cells[(name, scale)] = box
+        # ilastik's 2D/3D switch per scale: 2D filters each slice (along the last axis) on its own.
+        row = len(FEATURES) + 1
+        self._grid.addWidget(QLabel("2D"), row, 0)
+        self.planar = {}
+        for column, scale in enumerate(scales, start=1):
+            box = QCheckBox()
+            box.setToolTip(f"scale {scale:g} in 2D: each slice on its own (for slices far apart)")
+            box.setChecked(any(abs(scale - s) < 1e-9 for s in in_plane))
+            box.toggled.connect(lambda _checked: self.changed.emit())
+            self._grid.addWidget(box, row, column)
+            self.planar[scale] = box
         self._set_editable(self.preset.currentText() == CUSTOM)
 
     def _set_editable(self, editable: bool) -> None:
         # Presets are shown read-only so the user sees what they mean; "custom" unlocks them.
         self.sigmas.setEnabled(editable)
         self.unit.setEnabled(True)
-        for box in self.cells.values():
+        for box in [*self.cells.values(), *self.planar.values()]:
             box.setEnabled(editable)

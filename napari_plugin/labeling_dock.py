@@ -508,7 +508,8 @@ class LabelingDock(QWidget):
         except LabtoolsError as err:
             show_error(str(err))
             return
-        self.features.set_values(classifier.sigmas, classifier.features, classifier.sigma_unit)
+        self.features.set_values(classifier.sigmas, classifier.features, classifier.sigma_unit,
+                                 getattr(classifier, "in_plane", ()))
         self._replace_classifier(classifier)
 
     def export_segmentation(self, path) -> None:

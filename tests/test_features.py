@@ -270,3 +270,26 @@ def test_a_feature_grid_computes_exactly_the_ticked_channels_of_the_full_bank():
         feature_stack(image, sigmas=sigmas, features={"gaussian": (2.0,)})
     with pytest.raises(ParameterError, match="no filter"):
         feature_stack(image, sigmas=sigmas, features={"hessian": (0.3,)})  # only smoothing below 0.5
+
+
+def test_in_plane_scales_are_the_2d_bank_of_each_slice():
+    from labtools.features import feature_names, feature_stack
+
+    image = np.random.default_rng(5).random((22, 20, 6)).astype(np.float32)
+    spacing = (0.8, 0.8, 3.0)
+    sigmas, features = (0.7, 1.6), ("gaussian", "gradient", "hessian")
+    mixed = feature_stack(image, sigmas=sigmas, features=features, spacing=spacing, in_plane=(1.6,))
+    names = feature_names(3, sigmas=sigmas, features=features, in_plane=(1.6,))
+    assert len(names) == mixed.shape[0] == 5 + 4  # 3D at 0.7 (hessian: 3), 2D at 1.6 (hessian: 2)
+    assert names[5:] == ["gaussian(1.6,2D)", "gradient(1.6,2D)", "hessian(1.6,2D)[0]", "hessian(1.6,2D)[1]"]
+    full3d = feature_stack(image, sigmas=(0.7,), features=features, spacing=spacing)
+    np.testing.assert_array_equal(mixed[:5], full3d)
+    for z in range(image.shape[2]):  # each slice's own 2D bank
+        planar = feature_stack(image[..., z], sigmas=(1.6,), features=features, spacing=spacing[:2])
+        np.testing.assert_array_equal(mixed[5:, ..., z], planar)
+    roi = np.s_[4:15, 2:9, 2:4]
+    np.testing.assert_array_equal(
+        feature_stack(image, sigmas=sigmas, features=features, spacing=spacing, in_plane=(1.6,), roi=roi),
+        mixed[(slice(None), *roi)])
+    with pytest.raises(ParameterError, match="in_plane"):
+        feature_stack(image, sigmas=sigmas, in_plane=(2.0,))

@@ -284,3 +284,14 @@ def test_a_classifier_on_a_feature_grid_fits_and_round_trips(case2d, tmp_path):
     loaded = PixelClassifier.load(tmp_path / "grid.skops")
     assert loaded.features == grid
     np.testing.assert_array_equal(loaded.predict(image), clf.predict(image))
+
+
+def test_a_classifier_with_in_plane_scales_fits_and_round_trips(tmp_path):
+    image, labels = phantom((40, 40, 16), n_lesions=0, seed=3)
+    scribbles = sparse_scribbles(labels, step=5)
+    clf = PixelClassifier(sigmas=(1.0, 3.5), n_estimators=10, in_plane=(3.5,)).fit(image, scribbles)
+    assert any(name.endswith(",2D)") or ",2D)[" in name for name in clf.feature_names_)
+    clf.save(tmp_path / "planar.skops")
+    loaded = PixelClassifier.load(tmp_path / "planar.skops")
+    assert loaded.in_plane == (3.5,)
+    np.testing.assert_array_equal(loaded.predict(image), clf.predict(image))

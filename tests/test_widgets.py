@@ -428,9 +428,11 @@ def test_feature_grid_widget_gives_the_session_a_classifier_with_the_ticked_feat
     for (name, scale), box in grid._cells.items():
         box.value = (name, scale) in (("gaussian", 0.7), ("gaussian", 3.5), ("gradient", 3.5))
     grid.unit.value = "mm"
+    grid.cell("2D", 3.5).value = True
     assert grid.apply()
     classifier = canvas.session.classifier
     assert classifier.features == {"gaussian": (0.7, 3.5), "gradient": (3.5,)}
+    assert classifier.in_plane == (3.5,)  # (a 2D image computes every scale in its plane anyway)
     assert classifier.sigma_unit == "mm" and classifier.n_estimators == 20  # the rest kept
     for label in (1, 2, 3, 4):
         for drag in class_drags(truth, label, every=5):

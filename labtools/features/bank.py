@@ -38,7 +38,8 @@ FEATURE_PRESETS: dict[str, tuple[tuple[float, ...], tuple[str, ...]]] = {
 }
 
 
-def feature_names(ndim: int, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, n_channels: int = 1) -> list[str]:
+def feature_names(ndim: int, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, n_channels: int = 1,
+                  in_plane=()) -> list[str]:
     """Names of the channels :func:`feature_stack` returns, in order.
 
     Examples
@@ -49,20 +50,23 @@ def feature_names(ndim: int, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, n_chan
     ['gaussian(1)', 'hessian(1)[0]', 'hessian(1)[1]']
     >>> feature_names(2, sigmas=(1.0, 3.5), features={"gaussian": (1.0, 3.5), "gradient": (3.5,)})
     ['gaussian(1)', 'gaussian(3.5)', 'gradient(3.5)']
+    >>> feature_names(3, sigmas=(1.0,), features=("hessian",), in_plane=(1.0,))
+    ['hessian(1,2D)[0]', 'hessian(1,2D)[1]']
     """
+    dims = _dims(ndim, in_plane)
     names = []
     for channel in range(n_channels):
         prefix = f"c{channel}:" if n_channels > 1 else ""
         for sigma, feature in active(sigmas, features):
-            count = channels(feature, ndim)
-            label = f"{prefix}{feature}({sigma:g})"
+            count = channels(feature, dims(sigma))
+            label = f"{prefix}{feature}({sigma:g}{',2D' if dims(sigma) < ndim else ''})"
             names += [label] if count == 1 else [f"{label}[{i}]" for i in range(count)]
     return names
 
 
 def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=None, roi=None,
                   channel_axis=None, method: str = "exact", dtype=np.float32, n_threads: int | None = None,
-                  out: np.ndarray | None = None) -> np.ndarray:
+                  out: np.ndarray | None = None, in_plane=()) -> np.ndarray:
     """Compute the multi-scale feature bank of an image (or of a region of it).
 
     Parameters
@@ -97,6 +101,10 @@ def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=No
     out : numpy.ndarray, optional
         Array of shape ``(n_features, *region_shape)`` to write into (any
         memory layout, e.g. a channels-last buffer seen through ``moveaxis``).
+    in_plane : sequence of float
+        Scales computed in 2D, slice by slice along the last axis (ilastik's
+        "2D" features, for images whose slices are far apart); their
+        structure and Hessian eigenvalues are 2 channels. Ignored for 2D images.
 
     Returns
     -------
@@ -145,7 +153,12 @@ def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=No
     crops = {sigma: _crop_with_halo(region, channels_first.shape[1:], (sigma,), spacing, at_scale[sigma],
                                     [sigma] if sigma in pyramid else [])
              for sigma in sigmas}
-    per_channel = sum(channels(f, ndim) for _, f in jobs)
+    in_plane = tuple(float(s) for s in in_plane) if ndim == 3 else ()
+    unknown_planes = [s for s in in_plane if not any(np.isclose(s, t) for t in sigmas)]
+    if unknown_planes:
+        raise ParameterError(f"in_plane scales {unknown_planes} are not among sigmas {tuple(sigmas)}")
+    dims = _dims(ndim, in_plane)
+    per_channel = sum(channels(f, dims(s)) for s, f in jobs)
     out_shape = tuple(s.stop - s.start for s in region)
     expected = (per_channel * len(channels_first), *out_shape)
     if out is None:
@@ -156,9 +169,16 @@ def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=No
 
     def run(task):
         channel_index, sigma = task
+        first = channel_index * per_channel + _first_channel(jobs, sigma, dims)
+        if dims(sigma) < ndim:  # 2D, slice by slice: the same bank on each plane of the region
+            count = sum(channels(f, 2) for f in at_scale[sigma])
+            for offset, z in enumerate(range(region[2].start, region[2].stop)):
+                feature_stack(channels_first[channel_index][..., z], sigmas=(sigma,), features=at_scale[sigma],
+                              spacing=spacing[:2], roi=region[:2], method=method, n_threads=1,
+                              out=out[first:first + count, ..., offset])
+            return
         crop, inner = crops[sigma]
         data = np.ascontiguousarray(channels_first[channel_index][crop], dtype=np.float32)
-        first = channel_index * per_channel + _first_channel(jobs, sigma, ndim)
         if sigma in pyramid:
             factors, pre, grid = pyramid_grid(sigma, spacing)
             coarse = presmooth_and_subsample(data, pre, factors)
@@ -240,14 +260,20 @@ def store(target: np.ndarray, value: np.ndarray) -> None:
 _STORE_SLAB = 16
 
 
-def _first_channel(jobs, sigma, ndim) -> int:
+def _first_channel(jobs, sigma, dims) -> int:
     """Index of the first output channel of scale `sigma` (within one input channel)."""
     index = 0
     for s, feature in jobs:
         if s == sigma:
             return index
-        index += channels(feature, ndim)
+        index += channels(feature, dims(s))
     raise AssertionError(sigma)
+
+
+def _dims(ndim: int, in_plane):
+    """Dimensions a scale's filters work in: 2 for the in-plane scales of a 3D image."""
+    planar = [float(s) for s in in_plane] if ndim == 3 else []
+    return lambda sigma: 2 if any(np.isclose(sigma, s) for s in planar) else ndim
 
 
 def _as_array(image, channel_axis):

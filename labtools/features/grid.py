@@ -47,10 +47,11 @@ def parse_scales(text: str) -> tuple[float, ...]:
     return tuple(sorted(set(scales)))
 
 
-def classifier_settings(sigmas, grid, unit: str = "voxel") -> dict:
-    """``PixelClassifier`` keyword arguments for a grid: ``sigmas``, ``features``, ``sigma_unit``.
+def classifier_settings(sigmas, grid, unit: str = "voxel", in_plane=()) -> dict:
+    """``PixelClassifier`` keyword arguments for a grid: ``sigmas``, ``features``, ``sigma_unit``, ``in_plane``.
 
-    A grid that ticks every filter at every scale becomes a plain list of filters.
+    A grid that ticks every filter at every scale becomes a plain list of filters; `in_plane`
+    lists the scales computed in 2D (slice by slice).
     """
     if unit not in SIGMA_UNITS:
         raise ParameterError(f"the scale unit must be one of {SIGMA_UNITS}, got {unit!r}")
@@ -59,7 +60,9 @@ def classifier_settings(sigmas, grid, unit: str = "voxel") -> dict:
     if not grid:
         raise ParameterError("tick at least one feature filter at one scale")
     check_features(sigmas, grid)
+    in_plane = tuple(float(s) for s in in_plane if any(abs(float(s) - t) < 1e-9 for t in sigmas))
     order = [name for name in FEATURES if name in grid]
     if all(set(grid[name]) == set(sigmas) for name in order):
-        return {"sigmas": sigmas, "features": tuple(order), "sigma_unit": unit}
-    return {"sigmas": sigmas, "features": {name: grid[name] for name in order}, "sigma_unit": unit}
+        return {"sigmas": sigmas, "features": tuple(order), "sigma_unit": unit, "in_plane": in_plane}
+    return {"sigmas": sigmas, "features": {name: grid[name] for name in order}, "sigma_unit": unit,
+            "in_plane": in_plane}

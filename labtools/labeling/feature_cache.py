@@ -36,7 +36,8 @@ def feature_settings(classifier) -> tuple:
     features = params["features"]
     features = (tuple((name, tuple(scales)) for name, scales in features.items()) if isinstance(features, dict)
                 else tuple(features))
-    return (tuple(params["sigmas"]), features, params["sigma_unit"], params["method"])
+    return (tuple(params["sigmas"]), features, params["sigma_unit"], params["method"],
+            tuple(params.get("in_plane", ())))
 
 
 class FeatureCache:

@@ -65,6 +65,9 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
         Cores for the forest (-1: all).
     random_state : int
         Seed of the sampling and the forest.
+    in_plane : sequence of float
+        Scales computed in 2D, slice by slice along the last axis (ilastik's "2D" features, for
+        images whose slices are far apart). Ignored for 2D images.
 
     Attributes
     ----------
@@ -104,7 +107,7 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
                  n_estimators: int = 100, max_depth: int | None = None, method: str = "pyramid",
                  n_features_to_select: int | None = None, prediction: str = "coarse_to_fine",
                  settle_margin: float = 0.5, max_samples: int = 50_000,
-                 refit_fraction: float = 0.15, n_jobs: int = -1, random_state: int = 0):
+                 refit_fraction: float = 0.15, n_jobs: int = -1, random_state: int = 0, in_plane=()):
         self.sigmas = sigmas
         self.features = features
         self.sigma_unit = sigma_unit
@@ -118,6 +121,7 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
         self.refit_fraction = refit_fraction
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.in_plane = in_plane
 
     # --- features ------------------------------------------------------------------------
     def transform(self, image, roi=None, dtype=np.float32) -> np.ndarray:
@@ -144,11 +148,13 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
                                  "bare array")
         spacing = image.spacing if self.sigma_unit == "mm" else None
         return feature_stack(array, sigmas=self.sigmas, features=self.features, spacing=spacing,
-                             channel_axis=channel_axis, method=self.method, roi=roi, dtype=dtype)
+                             channel_axis=channel_axis, method=self.method, roi=roi, dtype=dtype,
+                             in_plane=self.in_plane)
 
     def channel_names(self, ndim: int, n_channels: int = 1) -> list[str]:
         """Names of the feature channels for a `ndim`-D image of `n_channels` channels."""
-        return feature_names(ndim, sigmas=self.sigmas, features=self.features, n_channels=n_channels)
+        return feature_names(ndim, sigmas=self.sigmas, features=self.features, n_channels=n_channels,
+                             in_plane=self.in_plane)
 
     # --- learning ------------------------------------------------------------------------
     def fit(self, image, scribbles, *, features=None) -> "PixelClassifier":

@@ -44,6 +44,7 @@ class FeatureGrid(widgets.VBox):
         self.apply_button = widgets.Button(description="apply", disabled=session is None)
         self.status = widgets.HTML()
         self._cells: dict[tuple[str, float], widgets.Checkbox] = {}
+        self._planar: dict[float, widgets.Checkbox] = {}  # scales computed in 2D, slice by slice
         self._updating = False
         self._show(preset_grid(self.preset.value))
         self.preset.observe(self._on_preset, names="value")
@@ -52,7 +53,9 @@ class FeatureGrid(widgets.VBox):
         super().__init__([self.preset, self.scales, self.unit, self.table, self.apply_button, self.status])
 
     def cell(self, feature: str, scale: float) -> widgets.Checkbox:
-        """The check box of `feature` at `scale`."""
+        """The check box of `feature` at `scale` (`feature` "2D": that scale computed slice by slice)."""
+        if feature == "2D":
+            return self._planar[float(scale)]
         return self._cells[(feature, float(scale))]
 
     def values(self) -> dict:
@@ -63,7 +66,8 @@ class FeatureGrid(widgets.VBox):
         sigmas = parse_scales(self.scales.value)
         grid = {name: tuple(s for s in sigmas if (name, s) in self._cells and self._cells[(name, s)].value)
                 for name in FEATURES}
-        return classifier_settings(sigmas, grid, self.unit.value)
+        in_plane = tuple(s for s in sigmas if s in self._planar and self._planar[s].value)
+        return classifier_settings(sigmas, grid, self.unit.value, in_plane)
 
     def apply(self) -> bool:
         """Give the session a classifier with these features; False (and why in `status`) if not."""
@@ -80,6 +84,7 @@ class FeatureGrid(widgets.VBox):
 
     def _on_preset(self, change) -> None:
         if change["new"] != CUSTOM:
+            self._planar = {}  # presets compute every scale in 3D
             self._show(preset_grid(change["new"]))
         else:
             self._set_editable(True)
@@ -112,12 +117,18 @@ class FeatureGrid(widgets.VBox):
         header = [widgets.Label("")] + [widgets.Label(f"{s:g}") for s in scales]
         rows = [item for name in FEATURES
                 for item in [widgets.Label(name)] + [self._cells[(name, s)] for s in scales]]
+        old_planar = {s for s, box in self._planar.items() if box.value}
+        self._planar = {s: widgets.Checkbox(value=s in old_planar, indent=False, description="",
+                                            layout=widgets.Layout(width="auto"),
+                                            tooltip=f"scale {s:g} in 2D: each slice on its own")
+                        for s in scales}
+        rows += [widgets.Label("2D")] + [self._planar[s] for s in scales]
         self.table.children = header + rows
         self.table.layout.grid_template_columns = f"110px repeat({len(scales)}, 48px)"
         self._set_editable(self.preset.value == CUSTOM)
 
     def _set_editable(self, editable: bool) -> None:
         self.scales.disabled = not editable
-        for box in self._cells.values():
+        for box in [*self._cells.values(), *self._planar.values()]:
             box.disabled = not editable
 

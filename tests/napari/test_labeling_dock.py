@@ -337,9 +337,11 @@ def test_custom_features_are_editable_and_take_effect(make_napari_viewer, qtbot)
     for (name, scale), box in settings.cells.items():  # ilastik's grid: a filter at some scales only
         box.setChecked((name, scale) in (("gaussian", 1.0), ("gaussian", 2.5), ("hessian", 2.5)))
     settings.unit.setCurrentText("mm")
+    settings.planar[2.5].setChecked(True)  # ilastik's 2D switch for that scale
     wait_idle(qtbot, dock)
     classifier = dock.session.classifier
     assert classifier.sigmas == (1.0, 2.5) and classifier.sigma_unit == "mm"
+    assert classifier.in_plane == (2.5,)
     assert classifier.features == {"gaussian": (1.0, 2.5), "hessian": (2.5,)}
 
 
