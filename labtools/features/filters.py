@@ -80,8 +80,10 @@ def check_features(sigmas, features) -> None:
     from labtools.errors import ParameterError
 
     unknown = sorted(set(features) - set(FEATURES))
-    if unknown or not len(features):
-        raise ParameterError(f"features must name some of {FEATURES}, got {sorted(features)}")
+    if unknown:
+        raise ParameterError(f"unknown features {unknown}; choose from {FEATURES}")
+    if not len(features):
+        raise ParameterError(f"no features chosen; choose from {FEATURES}")
     if isinstance(features, Mapping):
         outside = sorted({float(t) for at in features.values() for t in at
                           if not any(np.isclose(t, s) for s in sigmas)})

@@ -22,7 +22,6 @@ Examples
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -270,9 +269,10 @@ def label_file_for(path) -> Path:
     >>> label_file_for("out/seg.nii.gz").as_posix()
     'out/seg_labels.txt'
     """
+    from labtools import io
+
     path = Path(path)
-    stem = re.sub(r"(\.nii\.gz|\.nii|\.[^.]+)$", "", path.name)
-    return path.with_name(f"{stem}_labels.txt")
+    return path.with_name(f"{path.name[: len(path.name) - len(io.file_format(path))]}_labels.txt")
 
 
 def _class(scribble: int, value: int, name: str) -> LabelClass:

@@ -76,7 +76,6 @@ class FeatureCache:
         self._build_lock = threading.Lock()    # one builder of the whole bank at a time
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
-        self.error: BaseException | None = None
 
     @property
     def ready(self) -> bool:
@@ -164,8 +163,8 @@ class FeatureCache:
             pass
         try:
             self._build()
-        except BaseException as err:  # reported to whoever asks next, not lost in a thread
-            self.error = err
+        except Exception:  # noqa: BLE001 - whoever needs the bank next builds it and sees the error
+            pass
 
     def _build(self) -> None:
         with self._build_lock:

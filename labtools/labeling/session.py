@@ -414,7 +414,7 @@ class LabelingSession:
         with self._lock:
             self.classes = table
             self.segmentation = array.astype(np.uint8 if array.max(initial=0) < 256 else np.uint16)
-            self._segmentation_version = ("imported", self._version)
+            self._segmentation_version = self._version
             self.volume_uncertainty = None
         self._notify("volume")
         return self.segmentation
@@ -598,9 +598,8 @@ class LabelingSession:
         return write_object_table(self.object_table(values, progress=progress), path)
 
     def _fresh_segmentation(self, progress: bool):
-        imported = self._segmentation_version == ("imported", self._version)  # no stroke since
-        fresh = imported or (self.segmentation is not None and not self.needs_fit
-                             and self._segmentation_version == self._fitted_version)
+        # The scribbles it was made for (predicted or imported) are still the current ones.
+        fresh = self.segmentation is not None and self._segmentation_version == self._version
         segmentation = self.segmentation if fresh else self.predict_volume(progress=progress)
         if segmentation is None:
             raise InvalidImageError("the prediction was cancelled (the session is closing); nothing exported")

@@ -62,13 +62,10 @@ def log_path_for(autosave_path) -> Path:
     >>> log_path_for("data/t1_scribbles.nii.gz").as_posix()
     'data/t1_scribbles.strokes'
     """
+    from labtools import io
+
     path = Path(autosave_path)
-    name = path.name
-    for suffix in (".nii.gz", ".nii"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    return path.with_name(name + ".strokes")
+    return path.with_name(path.name[: len(path.name) - len(io.file_format(path))] + ".strokes")
 
 
 def digest(scribbles: np.ndarray | None, shape: tuple | None = None) -> bytes:

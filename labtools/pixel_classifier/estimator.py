@@ -7,13 +7,20 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from labtools.coarse_to_fine import coarse_to_fine
 from labtools.errors import InvalidImageError, ParameterError, ShapeMismatchError
-from labtools.features import DEFAULT_SIGMAS, FEATURES, METHODS, check_features, feature_names, feature_stack
+from labtools.features import (
+    DEFAULT_SIGMAS,
+    FEATURES,
+    METHODS,
+    SIGMA_UNITS,
+    check_features,
+    feature_names,
+    feature_stack,
+)
 from labtools.pixel_classifier.forest import balanced_sample, forest_proba, uncertainty_from_proba
 
 __all__ = ["PixelClassifier"]
 
 _PREDICTIONS = ("exact", "coarse_to_fine")
-_SIGMA_UNITS = ("voxel", "mm")
 _COARSE_MIN_SIZE = 4  # regions thinner than this along an axis (a slice refresh) are predicted exactly
 
 
@@ -328,8 +335,8 @@ class PixelClassifier(ClassifierMixin, BaseEstimator):
     # --- helpers -------------------------------------------------------------------------
     def _check_params(self) -> None:
         """Parameter errors are ParameterError (a bad setting), not an invalid image."""
-        if self.sigma_unit not in _SIGMA_UNITS:
-            raise ParameterError(f"sigma_unit must be one of {_SIGMA_UNITS}, got {self.sigma_unit!r}")
+        if self.sigma_unit not in SIGMA_UNITS:
+            raise ParameterError(f"sigma_unit must be one of {SIGMA_UNITS}, got {self.sigma_unit!r}")
         if self.method not in METHODS:
             raise ParameterError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.prediction not in _PREDICTIONS:
