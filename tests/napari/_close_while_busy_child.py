@@ -13,11 +13,10 @@ from __future__ import annotations
 import sys
 import tempfile
 
-from _labeling_kill_child import paint_drag  # run as a script: its folder is on sys.path
-
 
 def main(image_path: str, what: str) -> None:
     import napari
+    from _labeling_kill_child import paint_drag  # run as a script: its folder is on sys.path
     from qtpy.QtWidgets import QApplication
 
     from napari_plugin.labeling_dock import LabelingDock
