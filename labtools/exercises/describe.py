@@ -1,0 +1,138 @@
+"""Short, readable renderings of answers for exercise feedback.
+
+A check shows a student one number at a time: the value of a scalar, or the
+first element where two arrays differ, never a whole array (which would
+give the model answer away and fill the screen).
+
+Examples
+--------
+>>> show(0.1 + 0.2), show(np.zeros((2, 3))), show("41pct"), show([1, 2])
+('0.3', 'an array of shape (2, 3), dtype float64', "'41pct'", '[1, 2]')
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = ["Difference", "as_numbers", "first_difference", "show"]
+
+
+def show(value) -> str:
+    """`value` in a few characters: numbers to 6 significant digits, arrays by shape and dtype.
+
+    Examples
+    --------
+    >>> show(2 / 3), show(np.float32(1.5)), show(True), show(None), show((5, 3, 0, 6))
+    ('0.666667', '1.5', 'True', 'None', '(5, 3, 0, 6)')
+    """
+    value = _plain(value)
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return show(value.item())
+        return f"an array of shape {value.shape}, dtype {value.dtype}"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        return f"{value:.6g}" if math.isfinite(value) else str(value)
+    if isinstance(value, (list, tuple)):
+        text = repr(type(value)(_plain_scalar(v) for v in value))
+        if len(text) <= 60:
+            return text
+        return f"a {type(value).__name__} of {len(value)} items"
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(map(str, value))}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def as_numbers(value):
+    """`value` as a numpy array of numbers (torch tensors included), or None if it is not numeric.
+
+    Examples
+    --------
+    >>> as_numbers([1, 2.5]).tolist(), as_numbers("a")
+    ([1.0, 2.5], None)
+    """
+    value = _plain(value)
+    if isinstance(value, (str, bytes, dict)) or value is None:
+        return None
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        return None
+    if array.dtype == object or array.dtype.kind not in "biuf":
+        return None
+    return array
+
+
+class Difference:
+    """Where two arrays of the same shape differ: the first index, both values, how many differ."""
+
+    def __init__(self, index, yours, expected, count, total, largest):
+        self.index, self.yours, self.expected = index, yours, expected
+        self.count, self.total, self.largest = count, total, largest
+
+    def where(self) -> str:
+        """``at index (2, 3)``, or an empty string for a scalar."""
+        return f" at index {self.index}" if self.index else ""
+
+    def spread(self) -> str:
+        """``12 of 400 values differ, by up to 0.5``, or an empty string for one value."""
+        if self.total <= 1:
+            return ""
+        text = f"{self.count} of {self.total} values differ"
+        return text + (f", by up to {show(self.largest)}" if self.largest is not None else "")
+
+
+def first_difference(yours: np.ndarray, expected: np.ndarray, *, rtol: float | None,
+                     atol: float = 0.0) -> Difference | None:
+    """The first element where `yours` and `expected` (same shape) differ, or None if none does.
+
+    With `rtol` None the comparison is exact; otherwise within
+    ``atol + rtol * |expected|``. NaN equals NaN.
+
+    Examples
+    --------
+    >>> d = first_difference(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.5, 3.5]), rtol=1e-6)
+    >>> d.index, d.yours, d.expected, d.spread()
+    ((1,), 2.0, 2.5, '2 of 3 values differ, by up to 0.5')
+    """
+    if rtol is None:
+        same = (yours == expected) | (_isnan(yours) & _isnan(expected))
+    else:
+        same = np.isclose(yours, expected, rtol=rtol, atol=atol, equal_nan=True)
+    same = np.broadcast_to(same, expected.shape)
+    if same.all():
+        return None
+    wrong = np.argwhere(~same)
+    index = tuple(int(i) for i in wrong[0])
+    largest = None
+    if yours.dtype.kind in "biuf" and expected.dtype.kind in "biuf":
+        gap = np.abs(yours.astype(np.float64) - expected.astype(np.float64))[~same]
+        largest = float(np.nanmax(gap)) if np.isfinite(gap).any() else float("inf")
+    return Difference(index, yours[index].item(), expected[index].item(), len(wrong), expected.size, largest)
+
+
+def _plain(value):
+    """torch tensors (and anything with .numpy()) become numpy arrays; the rest is unchanged."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def _plain_scalar(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _isnan(array: np.ndarray) -> np.ndarray:
+    if array.dtype.kind == "f":
+        return np.isnan(array)
+    return np.zeros(array.shape, bool)
