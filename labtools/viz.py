@@ -10,7 +10,7 @@ import numpy as np
 
 from labtools.io.image import Image
 
-__all__ = ["plot_planes", "label_colormap"]
+__all__ = ["plot_planes", "label_colormap", "show_labels", "label_legend"]
 
 
 def label_colormap(n_labels: int, classes=None):
@@ -45,6 +45,9 @@ def label_colormap(n_labels: int, classes=None):
         for value, rgb in classes.value_colors().items():
             if 0 < value < n_labels:
                 colours[value, :3] = np.asarray(rgb) / 255.0
+        for value in classes.hidden_values():        # the background class, whatever its value
+            if value < n_labels:
+                colours[value] = (0, 0, 0, 0)
     colours[0] = (0, 0, 0, 0)
     return ListedColormap(colours)
 
@@ -109,10 +112,81 @@ def plot_planes(axes, image: Image, labels=None, *, title: str = "", alpha: floa
     if title:
         axes[0].set_title(title, loc="left", fontsize=10)
     if classes is not None and labels is not None:
-        from matplotlib.patches import Patch
+        label_legend(axes[-1], classes.names(), np.unique(labels), cmap=cmap, background=background)
 
-        present = set(np.unique(labels).tolist()) - {background}
-        handles = [Patch(color=cmap(value), label=name) for value, name in classes.names().items()
-                   if value in present and value < n_labels]
-        if handles:
-            axes[-1].legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.6)
+
+def show_labels(ax, labels2d, names: dict, *, image2d=None, background: int = 0, alpha: float = 1.0,
+                classes=None, legend: bool = True, **imshow_options):
+    """Draw a 2D label map in labtools' colours, the background transparent, with a legend of names.
+
+    The same colours as napari's layers and the notebook widgets; the legend
+    names the classes present (``{value: name}``, e.g. ``datasets.PHANTOM_CLASSES``),
+    never "class 0-4".
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    labels2d : array_like
+        Integer labels; drawn transposed with ``origin="lower"`` (first axis left to
+        right), as the lessons show slices.
+    names : dict
+        ``{label value: class name}``.
+    image2d : array_like, optional
+        Grey image drawn underneath (same shape).
+    background : int
+        Label value left transparent (0; 1 for MNI152's tissue map).
+    alpha : float
+        Opacity of the labels (1 without an image, e.g. 0.5 on top of one).
+    classes : labtools.labeling.ClassTable, optional
+        Colours per value from a class table.
+    legend : bool
+        Add the legend of the names of the classes drawn (not the transparent background).
+    **imshow_options
+        Passed to ``ax.imshow`` (e.g. ``aspect``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> show_labels(ax, np.array([[0, 1], [2, 1]]), {0: "background", 1: "CSF", 2: "grey matter"})
+    >>> [text.get_text() for text in ax.get_legend().get_texts()]
+    ['CSF', 'grey matter']
+    >>> plt.close(fig)
+    """
+    labels2d = np.asarray(labels2d)
+    n_labels = max(int(labels2d.max()) + 1 if labels2d.size else 1, max(names, default=0) + 1)
+    cmap = label_colormap(n_labels, classes)
+    if image2d is not None:
+        ax.imshow(np.asarray(image2d).T, cmap="gray", origin="lower", interpolation="nearest",
+                  **imshow_options)
+    ax.imshow(np.ma.masked_equal(labels2d.T, background), cmap=cmap, vmin=0, vmax=n_labels - 1,
+              origin="lower", interpolation="nearest", alpha=alpha, **imshow_options)
+    if legend:
+        label_legend(ax, names, np.unique(labels2d), cmap=cmap, background=background)
+
+
+def label_legend(ax, names: dict, present=None, *, cmap=None, background: int = 0, **legend_options):
+    """A legend of class names with their colours on `ax` (classes in `present` only, if given).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> label_legend(ax, {1: "tumour", 2: "oedema"})
+    >>> [text.get_text() for text in ax.get_legend().get_texts()]
+    ['tumour', 'oedema']
+    >>> plt.close(fig)
+    """
+    from matplotlib.patches import Patch
+
+    wanted = None if present is None else {int(v) for v in np.asarray(present).ravel()}
+    cmap = cmap or label_colormap(max(names, default=0) + 1)
+    handles = [Patch(color=cmap(value), label=name) for value, name in sorted(names.items())
+               if value != background and (wanted is None or value in wanted) and value < cmap.N]
+    if handles:
+        options = {"loc": "lower right", "fontsize": 7, "framealpha": 0.6, **legend_options}
+        ax.legend(handles=handles, **options)

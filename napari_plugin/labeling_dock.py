@@ -665,9 +665,12 @@ class LabelingDock(QWidget):
         if session is None or self.scribbles_layer is None:
             return
         self._colored_classes = len(session.classes)
-        for layer, colors in ((self.scribbles_layer, session.classes.scribble_colors()),
-                              (self.prediction_layer, session.classes.value_colors())):
-            table = {value: np.array([*rgb, 255]) / 255 for value, rgb in colors.items() if value != 0}
+        hidden = session.classes.hidden_values()
+        for layer, colors, transparent in ((self.scribbles_layer, session.classes.scribble_colors(), {0}),
+                                           (self.prediction_layer, session.classes.value_colors(), hidden)):
+            # 0 (not labelled / background) and the background class's value stay transparent.
+            table = {value: np.array([*rgb, 0 if value in transparent else 255]) / 255
+                     for value, rgb in colors.items() if value != 0}
             layer.colormap = DirectLabelColormap(color_dict={None: (0.5, 0.5, 0.5, 1.0), 0: (0, 0, 0, 0),
                                                              **table})
 

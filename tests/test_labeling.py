@@ -695,3 +695,24 @@ def test_slice_votes_after_a_partial_refit_equal_a_full_prediction():
     assert set(votes._trees) == {id(tree) for tree in clf.forest_.estimators_}
     kept = [tree_id for tree_id in votes._trees if tree_id in leaves_before]
     assert len(kept) == 9 and all(votes._trees[t][1] is leaves_before[t] for t in kept)  # not walked again
+
+
+def test_a_background_that_is_not_zero_is_transparent_and_survives_the_label_file(tmp_path):
+    """MNI152's tissue map calls 1 the background: overlays leave it out, as ITK-SNAP's VIS column says."""
+    from labtools.labeling import ClassTable
+    from labtools.widgets.scribble import ScribbleCanvas
+
+    table = ClassTable.from_values([1, 2, 3, 4], names=datasets.MNI152_CLASSES, background=1)
+    assert table.hidden_values() == {0, 1} and table.names()[1] == "background"
+    assert ClassTable.from_values([0, 1, 2]).hidden_values() == {0}
+    path = table.write(tmp_path / "mni_labels.txt")
+    line = next(row for row in path.read_text().splitlines() if row.strip().startswith("1 "))
+    assert line.split()[4:6] == ["0", "0"]                       # alpha 0, not visible
+    assert ClassTable.read(path) == table
+    # The notebook canvas draws a prediction of the background class as the bare image.
+    image = datasets.phantom((16, 16, 16), n_lesions=0, seed=0)[0]
+    session = LabelingSession(image, classes=table)
+    canvas = ScribbleCanvas(session, axis=2, index=1)
+    canvas._prediction = np.ones(canvas.rgb().shape[:2], np.uint16)      # everything "background"
+    grey_only = ScribbleCanvas(session, axis=2, index=1).rgb()
+    np.testing.assert_array_equal(canvas.prediction_rgb(), grey_only)

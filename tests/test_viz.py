@@ -37,3 +37,17 @@ def test_without_a_table_viz_and_the_notebook_colour_a_value_alike():
     for value in range(1, 6):
         np.testing.assert_allclose(np.array(cmap(value)[:3]) * 255, label_colors(6)[value], atol=0.5)
         np.testing.assert_array_equal(notebook[0, value], label_colors(6)[value])
+
+
+def test_show_labels_names_classes_and_leaves_the_background_transparent():
+    from labtools.viz import show_labels
+
+    labels = np.array([[1, 2], [3, 1]])
+    fig, ax = plt.subplots()
+    show_labels(ax, labels, datasets.MNI152_CLASSES, background=1)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["CSF/other", "grey matter"]  # 4 absent
+    drawn = ax.get_images()[-1].get_array()
+    assert drawn.mask.T.tolist() == (labels == 1).tolist()           # the background is not drawn
+    table = ClassTable.from_values([1, 2, 3], background=1)
+    assert label_colormap(4, table)(1)[3] == 0.0                      # nor coloured by a table
+    plt.close(fig)

@@ -44,12 +44,17 @@ _ITKSNAP_HEADER = """################################################
 
 @dataclass(frozen=True)
 class LabelClass:
-    """One class: the scribble value painted, the value exported, a name and an RGB colour."""
+    """One class: the scribble value painted, the value exported, a name and an RGB colour.
+
+    ``visible`` is ITK-SNAP's VIS column: False for the background, which overlays leave
+    transparent (its strokes stay visible, in grey).
+    """
 
     scribble: int
     value: int
     name: str
     color: tuple[int, int, int]
+    visible: bool = True
 
 
 class ClassTable:
@@ -101,22 +106,39 @@ class ClassTable:
         return cls(_class(k + 1, k, name) for k, name in enumerate(names))
 
     @classmethod
-    def from_values(cls, values, names=None) -> "ClassTable":
+    def from_values(cls, values, names=None, *, background: int = 0) -> "ClassTable":
         """A table for the label values of an existing map (0 included), keeping them in exports.
+
+        Parameters
+        ----------
+        values : array_like
+            The label values (a label map will do).
+        names : dict, optional
+            ``{value: name}``.
+        background : int
+            The value of the background, left transparent in overlays: 0 for most
+            maps, 1 for MNI152's tissue map (``datasets.MNI152_CLASSES``).
 
         Examples
         --------
         >>> [(c.scribble, c.value) for c in ClassTable.from_values([0, 2, 4])]
         [(1, 0), (2, 2), (3, 4)]
+        >>> ClassTable.from_values([1, 2, 3], background=1).hidden_values()
+        {0, 1}
         """
         values = sorted({int(v) for v in np.unique(np.asarray(values))})
         names = names or {}
-        return cls(_class(k + 1, v, names.get(v, "background" if v == 0 else f"class {v}"))
+        return cls(_class(k + 1, v, names.get(v, "background" if v == background else f"class {v}"),
+                          background=v == background)
                    for k, v in enumerate(values))
 
     @classmethod
     def read(cls, path) -> "ClassTable":
-        """Read an ITK-SNAP label description file (as :meth:`write` makes; label 0 = background)."""
+        """Read an ITK-SNAP label description file (as :meth:`write` makes).
+
+        Label 0 is the background unless it is ITK-SNAP's "Clear Label" (no class);
+        a label whose VIS column is 0 is a background drawn transparent.
+        """
         path = Path(path)
         rows = []
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -125,14 +147,18 @@ class ClassTable:
             try:
                 fields = shlex.split(line)
                 value, r, g, b = (int(x) for x in fields[:4])
+                visible = int(fields[5]) != 0
                 name = fields[7]
             except (ValueError, IndexError) as err:
                 raise CorruptFileError(f"{path}, line {number}: not an ITK-SNAP label line "
                                        f"(IDX R G B A VIS MSH \"LABEL\"): {line!r}") from err
-            rows.append((value, name, (r, g, b)))
+            if value == 0 and name == "Clear Label":
+                continue    # ITK-SNAP's eraser ("no label"), not a class
+            rows.append((value, name, (r, g, b), visible and value != 0))
         if not rows:
             raise CorruptFileError(f"{path}: no labels in this label description file")
-        return cls(LabelClass(k + 1, v, name, color) for k, (v, name, color) in enumerate(sorted(rows)))
+        return cls(LabelClass(k + 1, v, name, color, visible)
+                   for k, (v, name, color, visible) in enumerate(sorted(rows)))
 
     def with_class(self, scribble: int, name: str | None = None) -> "ClassTable":
         """This table plus class `scribble` (value: the smallest unused; name: ``class <value>``)."""
@@ -195,6 +221,10 @@ class ClassTable:
         """``{label value: name}``, e.g. for legends and metric tables."""
         return {c.value: c.name for c in self._classes}
 
+    def hidden_values(self) -> set[int]:
+        """Label values overlays leave transparent: 0 and the background class's value."""
+        return {0} | {c.value for c in self._classes if not c.visible}
+
     def value_colors(self) -> dict[int, tuple[int, int, int]]:
         """``{label value: RGB}``: how predictions and exports are drawn (0 stays transparent there)."""
         return {c.value: c.color for c in self._classes}
@@ -252,7 +282,7 @@ class ClassTable:
         if 0 not in self.values:
             lines.append('    0     0    0    0        0  0  0    "Clear Label"\n')
         for c in sorted(self._classes, key=lambda c: c.value):
-            alpha, visible = (0, 0) if c.value == 0 else (1, 1)
+            alpha, visible = (1, 1) if c.visible and c.value != 0 else (0, 0)
             name = c.name.replace('"', "'")
             lines.append(f'{c.value:5d} {c.color[0]:5d} {c.color[1]:4d} {c.color[2]:4d}'
                          f'        {alpha}  {visible}  {visible}    "{name}"\n')
@@ -275,9 +305,10 @@ def label_file_for(path) -> Path:
     return path.with_name(f"{path.name[: len(path.name) - len(io.file_format(path))]}_labels.txt")
 
 
-def _class(scribble: int, value: int, name: str) -> LabelClass:
-    color = BACKGROUND_COLOR if value == 0 else tuple(int(x) for x in label_colors(value + 1)[value])
-    return LabelClass(scribble, value, name, color)
+def _class(scribble: int, value: int, name: str, background: bool | None = None) -> LabelClass:
+    background = value == 0 if background is None else background
+    color = BACKGROUND_COLOR if background else tuple(int(x) for x in label_colors(value + 1)[value])
+    return LabelClass(scribble, value, name, color, visible=not background)
 
 
 def _default_name(value: int) -> str:

@@ -270,7 +270,10 @@ class ScribbleCanvas(widgets.VBox):
         if self._prediction is None:
             return None
         grey = plane(self._grey, self._axis, self.index)
-        return overlay(grey, self._prediction, opacity=self.opacity_slider.value,
+        # The background class stays transparent, whatever its value (MNI152's is 1).
+        shown = np.where(np.isin(self._prediction, list(self.session.classes.hidden_values())), 0,
+                         self._prediction)
+        return overlay(grey, shown, opacity=self.opacity_slider.value,
                        colors=value_colors(self.session.classes, int(self._prediction.max())))
 
     # ------------------------------------------------------------------ internals
