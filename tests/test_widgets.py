@@ -361,6 +361,16 @@ def test_live_curves_is_fits_notebook_callback_with_its_options():
                       (b"\x89PNG", "training finished: epoch 1, step 3, train_loss 0.5000")]
 
 
+
+def test_live_curves_name_the_classes_in_the_dice_legend():
+    curves = live_curves(publish=lambda png, text: None, min_interval=0.0, class_names={0: "background", 4: "lesion"})
+    history = History([{"epoch": 1, "step": 3, "train_loss": 0.5, "val_dice": 0.4, "val_dice_0": 0.9,
+                        "val_dice_3": 0.2, "val_dice_4": 0.1}])
+    curves.on_epoch_end(history[-1], history)
+    legend = [text.get_text() for text in curves.live.figure.dice_axes.get_legend().get_texts()]
+    assert legend == ["mean (foreground)", "background", "class 3", "lesion"]
+
+
 # ------------------------------------------------------------------------------ view3d
 def test_view3d_slices_is_a_slice_viewer_with_three_planes(volume):
     image, labels = volume

@@ -34,7 +34,7 @@ class CurvesFigure:
     b'\\x89PNG'
     """
 
-    def __init__(self, dpi: int = 80, *, epochs: int | None = None):
+    def __init__(self, dpi: int = 80, *, epochs: int | None = None, class_names: dict | None = None):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure  # the object API: no pyplot, no GUI backend
 
@@ -49,6 +49,7 @@ class CurvesFigure:
         self.background = None
         self.limits = None
         self.planned_epochs = epochs  # the x axis spans the whole run from the start
+        self.class_names = dict(class_names or {})  # {class index: name} for the Dice legend
 
     def png(self, history) -> bytes:
         """Redraw from `history` and return the PNG image."""
@@ -58,7 +59,8 @@ class CurvesFigure:
                 self._line(self.loss_axes, name, epochs, history.column(name), lw=2)
             elif name.startswith("val_dice"):
                 mean = name == "val_dice"
-                label = "mean (foreground)" if mean else f"class {name.rsplit('_', 1)[-1]}"
+                k = name.rsplit("_", 1)[-1]
+                label = "mean (foreground)" if mean else self.class_names.get(int(k), f"class {k}")
                 self._line(self.dice_axes, name, epochs, history.column(name), label=label,
                            lw=2.5 if mean else 1, alpha=1 if mean else 0.6)
         x_limit = self.limits[0] if self.limits else self.planned_epochs
@@ -131,12 +133,15 @@ class LiveCurves:
         Seconds between redraws at least.
     max_share : float
         Largest fraction of the wall time spent drawing.
+    class_names : dict, optional
+        ``{class index: name}``: the Dice legend names the classes ("lesion", not "class 4").
     """
 
     def __init__(self, publish, *, min_interval: float = 1.0, max_share: float = 0.01,
-                 epochs: int | None = None):
+                 epochs: int | None = None, class_names: dict | None = None):
         self.publish, self.min_interval, self.max_share = publish, min_interval, max_share
         self.epochs = epochs  # planned epochs, if known: sets the x axis once
+        self.class_names = class_names
         self.figure = None
         self.last_draw = -float("inf")
         self.draw_seconds = 0.0
@@ -148,7 +153,7 @@ class LiveCurves:
         interval = max(self.min_interval, self.draw_seconds / self.max_share)
         if not len(history) or (not final and now - self.last_draw < interval):
             return False
-        self.figure = self.figure or CurvesFigure(epochs=self.epochs)
+        self.figure = self.figure or CurvesFigure(epochs=self.epochs, class_names=self.class_names)
         png = self.figure.png(history)
         self.publish(png, _summary(history[-1], final))
         self.last_draw = time.perf_counter()

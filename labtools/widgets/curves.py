@@ -18,8 +18,9 @@ def live_curves(**kwargs):
     **kwargs
         Passed to :class:`~labtools.training.NotebookCurves`: ``publish``
         (a ``publish(png, text)`` function; default the notebook's display),
-        ``min_interval`` (seconds between redraws, default 1) and
-        ``max_share`` (largest share of the time spent drawing).
+        ``min_interval`` (seconds between redraws, default 1),
+        ``max_share`` (largest share of the time spent drawing) and ``class_names``
+        (``{class index: name}`` for the Dice legend).
 
     Returns
     -------
