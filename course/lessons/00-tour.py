@@ -11,6 +11,9 @@
 # %% [markdown]
 # # Lesson 00: a tour of labtools
 #
+# **Time to run:** about 15 seconds for Run All on a 2-core CPU
+# (measured by `benchmarks/course_lessons.py`).
+#
 # **What you learn.** What a medical image is for a program: an array of voxel values *plus* its
 # geometry (voxel size, position and orientation in the scanner, stored in the NIfTI header). You
 # meet the two data sets every lesson uses (a synthetic phantom and the real MNI152 template), the
@@ -39,14 +42,13 @@ import numpy as np
 import torch
 
 import labtools
-from labtools import datasets, io, metrics
+from labtools import datasets, exercises, io, metrics, viz
 
 QUICK = os.environ.get("LABTOOLS_QUICK") == "1"
-np.random.seed(0)
 torch.manual_seed(0)
-OUT = Path("labtools-output") / "00-tour"
+OUT = (Path("labtools-output") / "00-tour").resolve()   # next to this notebook
 OUT.mkdir(parents=True, exist_ok=True)
-print("labtools", labtools.__version__, "| quick mode" if QUICK else "| full sizes")
+print("labtools", labtools.__version__, "| quick mode" if QUICK else "| full sizes", "| files go to", OUT)
 
 # %% [markdown]
 # ## 1. The phantom: a synthetic brain you can make in a second
@@ -68,12 +70,10 @@ z = int(np.argmax((labels == 4).sum(axis=(0, 1))))   # the axial slice with the 
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.5))
 axes[0].imshow(image.array[:, :, z].T, cmap="gray", origin="lower")
 axes[0].set_title(f"intensity, slice z={z}")
-shown = axes[1].imshow(labels[:, :, z].T, cmap="tab10", vmin=0, vmax=9, origin="lower",
-                       interpolation="nearest")
-axes[1].set_title("labels")
+viz.show_labels(axes[1], labels[:, :, z], datasets.PHANTOM_CLASSES, image2d=image.array[:, :, z], alpha=0.6)
+axes[1].set_title("labels (background transparent)")
 for ax in axes:
     ax.axis("off")
-fig.colorbar(shown, ax=axes[1], ticks=range(5), shrink=0.8)
 plt.show()
 
 # %% [markdown]
@@ -158,13 +158,17 @@ def structure_volume_ml(labels, spacing, label):
 
 
 # %%
-for label, name in datasets.PHANTOM_CLASSES.items():
-    mine = structure_volume_ml(thick_labels, thick.spacing, label)
-    reference = metrics.volume_ml(thick_labels == label, spacing=thick.spacing)
-    assert np.isclose(mine, reference), (name, mine, reference)
-    assert np.isclose(mine, (thick_labels == label).sum() * thick.voxel_volume_ml)
-    print(f"{name:13s} {mine:8.2f} ml")
-print("Exercise 1: correct")
+with exercises.check(1, "volume of a structure in millilitres") as check:
+    for label, name in datasets.PHANTOM_CLASSES.items():
+        count = int((thick_labels == label).sum())
+        expected_ml = metrics.volume_ml(thick_labels == label, spacing=thick.spacing)
+        check.close(f"structure_volume_ml(thick_labels, {thick.spacing}, label={label}) ({name})",
+                    structure_volume_ml(thick_labels, thick.spacing, label), expected_ml,
+                    hint="count the voxels equal to `label` and multiply by the volume of one voxel "
+                         "(the product of the spacing, in mm³); 1 ml = 1000 mm³.",
+                    mistakes={"mm³ instead of ml (no division by 1000)": expected_ml * 1000,
+                              "ignoring the spacing (1 mm³ per voxel)": count / 1000})
+        print(f"{name:13s} {expected_ml:8.2f} ml")
 
 # %% [markdown]
 # ## 3. MNI152: a real brain, with a real affine
@@ -190,8 +194,9 @@ views = {"sagittal": (mni.array[centre[0]], mni_labels[centre[0]]),
 fig, axes = plt.subplots(2, 3, figsize=(9, 5.5))
 for column, (name, (intensity, tissue)) in enumerate(views.items()):
     axes[0, column].imshow(intensity.T, cmap="gray", origin="lower")
-    axes[1, column].imshow(tissue.T, cmap="viridis", vmin=1, vmax=4, origin="lower",
-                           interpolation="nearest")
+    # Class 1 ("background") is left transparent; the legend names the others.
+    viz.show_labels(axes[1, column], tissue, datasets.MNI152_CLASSES, background=1,
+                    legend=column == 2)
     axes[0, column].set_title(name)
 for ax in axes.ravel():
     ax.axis("off")
@@ -219,12 +224,16 @@ from nibabel.affines import apply_affine, from_matvec  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 corners = np.array([[0, 0, 0], [98, 116, 94], [49, 67, 36], [10, 0, 5]])
-np.testing.assert_allclose(voxel_to_world(mni.affine, corners), apply_affine(mni.affine, corners), rtol=1e-5, atol=1e-8)
 oblique = from_matvec(Rotation.from_euler("xyz", [10, -20, 5], degrees=True).as_matrix()
                       @ np.diag([0.8, 0.8, 3.0]), [-90.0, 120.0, -40.0])
 random_voxels = np.random.default_rng(1).integers(0, 100, size=(50, 3))
-np.testing.assert_allclose(voxel_to_world(oblique, random_voxels), apply_affine(oblique, random_voxels), rtol=1e-5, atol=1e-8)
-print("Exercise 2: correct")
+with exercises.check(2, "world coordinates of voxels") as check:
+    for name, affine, ijk in [("MNI152's affine", mni.affine, corners),
+                              ("an oblique affine", oblique, random_voxels)]:
+        check.close(f"voxel_to_world({name}, {len(ijk)} voxels)", voxel_to_world(affine, ijk),
+                    apply_affine(affine, ijk),
+                    hint="world = R·diag(s)·ijk + t: the 3×3 block of the affine times each voxel "
+                         "(as a column; for rows, ijk @ A[:3, :3].T), plus the last column A[:3, 3].")
 
 # %% [markdown]
 # With the affine we can go the other way too: which voxel holds the world origin of MNI space,
@@ -392,13 +401,15 @@ def to_ras(array, affine):
 lps_affine = np.diag([-2.0, -2.0, 2.0, 1.0])
 lps_affine[:3, 3] = [98.0, 98.0, -72.0]
 lps_array = mni.array[::-1, ::-1]          # the same brain stored in LPS order
-mine_array, mine_affine = to_ras(lps_array, lps_affine)
 canonical = nib.as_closest_canonical(nib.Nifti1Image(np.ascontiguousarray(lps_array), lps_affine))
 assert nib.aff2axcodes(lps_affine) == ("L", "P", "S")
-np.testing.assert_allclose(mine_affine, canonical.affine, rtol=1e-5, atol=1e-8)
-np.testing.assert_array_equal(mine_array, np.asanyarray(canonical.dataobj))
-np.testing.assert_array_equal(mine_array, mni.array)  # back to the template as labtools loads it
-print("Exercise 3: correct")
+with exercises.check(3, "bring an image to RAS order") as check:
+    mine_array, mine_affine = to_ras(lps_array, lps_affine)
+    check.close("the affine to_ras returns", mine_affine, canonical.affine,
+                hint="flipping axis a multiplies its column by -1 and moves the origin to the "
+                     "world position of the last voxel along a: translation += A[:3, a] * (n - 1).")
+    check.equal("the array to_ras returns", mine_array, np.asanyarray(canonical.dataobj),
+                hint="flip the array along each axis whose diagonal entry is negative (np.flip).")
 
 # %% [markdown]
 # ## What next
@@ -408,3 +419,6 @@ print("Exercise 3: correct")
 # * Lesson 04 labels MNI152 interactively with a random forest (ilastik's recipe); lesson 05 trains
 #   a U-Net; lesson 06 evaluates segmentations over many cases.
 # * `docs/io.md` and `docs/datasets.md` hold everything about files and data sets.
+
+# %%
+exercises.report()

@@ -11,6 +11,9 @@
 # %% [markdown]
 # # Lesson 01: Upsampling in segmentation networks
 #
+# **Time to run:** about 10 seconds for Run All on a 2-core CPU
+# (measured by `benchmarks/course_lessons.py`).
+#
 # A segmentation network shrinks its input (pooling, strided convolutions) to see more context,
 # then has to grow the feature maps back to the input size to label every pixel. This lesson opens
 # up the operations that do the growing, and one that enlarges the context without shrinking:
@@ -38,10 +41,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labtools import datasets, upsampling
+from labtools import datasets, exercises, upsampling
 
 QUICK = os.environ.get("LABTOOLS_QUICK") == "1"   # small sizes for the automatic test run
-rng = np.random.default_rng(0)
 torch.manual_seed(0)
 torch.set_default_dtype(torch.float64)            # exact comparisons with numpy below
 plt.rcParams.update({"figure.dpi": 80, "image.interpolation": "nearest"})
@@ -74,6 +76,7 @@ print("bed of nails:\n", upsampling.bed_of_nails(x, 2)[0, 0])
 # Nearest-neighbour upsampling is `torch.nn.functional.interpolate(mode="nearest")`:
 
 # %%
+rng = np.random.default_rng(1)   # each cell seeds its own draws: re-running a cell repeats it exactly
 x = rng.random((2, 3, 5, 4))
 for factor in (2, 3):
     torch_nn = F.interpolate(torch.from_numpy(x), scale_factor=factor, mode="nearest").numpy()
@@ -117,18 +120,23 @@ def my_bed_of_nails(x, factor):
 # applied to each channel separately (`groups=C`).
 
 # %%
-for trial in range(5):
-    factor = int(rng.integers(2, 5))
-    x = rng.standard_normal((2, 3, *rng.integers(1, 7, size=2)))
-    nail = torch.zeros(3, 1, factor, factor)
-    nail[:, :, 0, 0] = 1.0
-    expected = F.conv_transpose2d(torch.from_numpy(x), nail, stride=factor, groups=3).numpy()
-    mine = my_bed_of_nails(x, factor)
-    assert mine.shape == expected.shape, f"shape {mine.shape}, expected {expected.shape}"
-    assert mine.dtype == x.dtype, f"dtype {mine.dtype}: keep the dtype of x ({x.dtype})"
-    np.testing.assert_array_equal(mine, expected, err_msg="values differ from torch's bed of nails")
-    np.testing.assert_array_equal(mine, upsampling.bed_of_nails(x, factor))
-print("Exercise 1 passed: your bed of nails equals labtools and torch's conv_transpose2d")
+rng = np.random.default_rng(2)
+with exercises.check(1, "bed of nails") as check:
+    for trial in range(5):
+        factor = int(rng.integers(2, 5))
+        x = rng.standard_normal((2, 3, *rng.integers(1, 7, size=2)))
+        x = x.astype(np.float32) if trial % 2 else x          # float32 and float64 inputs
+        nail = torch.zeros(3, 1, factor, factor, dtype=torch.from_numpy(x).dtype)
+        nail[:, :, 0, 0] = 1.0
+        expected = F.conv_transpose2d(torch.from_numpy(x), nail, stride=factor, groups=3).numpy()
+        call = f"my_bed_of_nails(x of shape {x.shape}, factor={factor})"
+        mine = my_bed_of_nails(x, factor)
+        check.equal(call, mine, expected,
+                    hint="the value of x[..., i, j] goes to row i·factor, column j·factor "
+                         "(the top-left corner of its block); every other entry is 0.")
+        check.equal(f"the dtype of {call}", str(np.asarray(mine).dtype), str(x.dtype),
+                    hint="create the output with np.zeros(..., dtype=x.dtype).")
+print("your bed of nails equals labtools' and torch's conv_transpose2d with a one-hot kernel")
 
 # %% [markdown]
 # ## 2. Max unpooling
@@ -153,6 +161,7 @@ print("unpooled:\n", upsampling.max_unpool(pooled, indices, (4, 4))[0, 0])
 # sizes:
 
 # %%
+rng = np.random.default_rng(3)
 for trial in range(5):
     size = int(rng.integers(2, 4))
     shape = tuple(int(s) * size for s in rng.integers(1, 6, size=2))
@@ -195,10 +204,12 @@ print(F.conv_transpose1d(a_b, kernel, stride=2))
 # paddings:
 
 # %%
+rng = np.random.default_rng(4)
 for trial in range(5):
     k, stride = int(rng.integers(1, 5)), int(rng.integers(1, 4))
-    padding = int(rng.integers(0, k))
     x = rng.standard_normal((2, 3, *rng.integers(2, 6, size=2)))
+    # padding crops p pixels from each side of (n - 1) s + k: keep at least one pixel.
+    padding = int(rng.integers(0, min(k - 1, ((min(x.shape[2:]) - 1) * stride + k - 1) // 2) + 1))
     weight = rng.standard_normal((3, 4, k, k))          # (C_in, C_out, k, k)
     expected = F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(weight), stride=stride,
                                   padding=padding).numpy()
@@ -212,6 +223,7 @@ print("the scatter equals torch's conv_transpose2d")
 # drawn (Dumoulin & Visin 2016, "A guide to convolution arithmetic for deep learning"):
 
 # %%
+rng = np.random.default_rng(5)
 x = rng.standard_normal((1, 2, 4, 5))
 weight = rng.standard_normal((2, 3, 3, 3))
 stride, padding = 2, 1
@@ -231,6 +243,7 @@ show([x[0, 0], spread[0, 0].numpy(), gathered[0, 0]],
 # `upsampling.conv_matrix` builds $C$ (torch's convolution is a cross-correlation: no flip):
 
 # %%
+rng = np.random.default_rng(6)
 kernel = np.array([1.0, 2.0, 3.0])
 C = upsampling.conv_matrix(kernel, (4,), stride=1, padding=1)
 print(C)
@@ -247,6 +260,7 @@ print("C @ x equals torch's conv1d")
 # input: backpropagation through $y = Cx$ multiplies by $C^\top$.
 
 # %%
+rng = np.random.default_rng(7)
 y = rng.standard_normal(C.shape[0])
 torch_transposed = F.conv_transpose1d(torch.from_numpy(y)[None, None],
                                       torch.from_numpy(kernel)[None, None], padding=1).numpy().ravel()
@@ -277,6 +291,7 @@ plt.show()
 # to be told, with `output_padding` (extra rows at the end, between 0 and $s-1$).
 
 # %%
+rng = np.random.default_rng(8)
 for trial in range(20 if QUICK else 200):
     ndim = int(rng.integers(1, 3))
     k = tuple(int(v) for v in rng.integers(1, 5, size=ndim))
@@ -322,22 +337,22 @@ def my_conv_matrix_1d(kernel, n, stride=1, padding=0):
 
 
 # %%
-for trial in range(30):
-    k, stride = int(rng.integers(1, 6)), int(rng.integers(1, 4))
-    padding, n = int(rng.integers(0, k)), int(rng.integers(k, 12))
-    kernel_1d = rng.standard_normal(k)
-    mine = my_conv_matrix_1d(kernel_1d, n, stride, padding)
-    np.testing.assert_allclose(mine, upsampling.conv_matrix(kernel_1d, (n,), stride, padding), rtol=1e-5, atol=1e-8, err_msg=str((k, stride, padding, n)))
-    x = rng.standard_normal(n)
-    conv = F.conv1d(torch.from_numpy(x)[None, None], torch.from_numpy(kernel_1d)[None, None],
-                    stride=stride, padding=padding).numpy().ravel()
-    np.testing.assert_allclose(mine @ x, conv, rtol=1e-5, atol=1e-8)
-    y = rng.standard_normal(mine.shape[0])
-    extra = n - upsampling.output_size(len(y), k, stride, padding)
-    transposed = F.conv_transpose1d(torch.from_numpy(y)[None, None], torch.from_numpy(kernel_1d)[None, None],
-                                    stride=stride, padding=padding, output_padding=extra).numpy().ravel()
-    np.testing.assert_allclose(mine.T @ y, transposed, rtol=1e-5, atol=1e-8)
-print("Exercise 2 passed: C @ x is conv1d, C.T @ y is conv_transpose1d")
+rng = np.random.default_rng(9)
+with exercises.check(2, "the convolution matrix of a 1D convolution") as check:
+    for trial in range(30):
+        k, stride = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        padding, n = int(rng.integers(0, k)), int(rng.integers(k, 12))
+        kernel_1d = rng.standard_normal(k)
+        call = f"my_conv_matrix_1d(kernel of {k} taps, n={n}, stride={stride}, padding={padding})"
+        mine = my_conv_matrix_1d(kernel_1d, n, stride, padding)
+        check.close(call, mine, upsampling.conv_matrix(kernel_1d, (n,), stride, padding),
+                    hint="it has (n + 2p - k) // s + 1 rows; row r holds kernel[t] in column "
+                         "r·stride + t - padding (no flip: torch cross-correlates), columns outside 0..n-1 dropped.")
+        x = rng.standard_normal(n)
+        conv = F.conv1d(torch.from_numpy(x)[None, None], torch.from_numpy(kernel_1d)[None, None],
+                        stride=stride, padding=padding).numpy().ravel()
+        check.close(f"{call} @ x, against torch's conv1d", mine @ x, conv)
+print("C @ x is conv1d; C.T @ y is conv_transpose1d (section 4)")
 
 # %% [markdown]
 # ## 5. The output size
@@ -376,22 +391,29 @@ def transposed_output_size(n, k, stride=1, padding=0, dilation=1, output_padding
 
 
 # %%
-for trial in range(40):
-    n, k = int(rng.integers(1, 10)), int(rng.integers(1, 6))
-    stride, dilation = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-    padding = int(rng.integers(0, dilation * (k - 1) + 1))
-    output_padding = int(rng.integers(0, max(stride, dilation)))
-    expected_size = upsampling.output_size(n, k, stride, padding)
-    if dilation == 1 and output_padding == 0:
-        assert transposed_output_size(n, k, stride, padding) == expected_size
-    if expected_size + (dilation - 1) * (k - 1) + output_padding <= 0:
-        continue                                                      # torch refuses empty outputs
-    layer = torch.nn.ConvTranspose1d(1, 1, k, stride=stride, padding=padding, dilation=dilation,
-                                     output_padding=output_padding)
-    torch_size = layer(torch.zeros(1, 1, n)).shape[-1]
-    mine = transposed_output_size(n, k, stride, padding, dilation, output_padding)
-    assert mine == torch_size, dict(n=n, k=k, s=stride, p=padding, d=dilation, op=output_padding)
-print("Exercise 3 passed: your formula matches torch's ConvTranspose1d and labtools")
+rng = np.random.default_rng(10)
+with exercises.check(3, "the output size, with dilation and output padding") as check:
+    for trial in range(40):
+        n, k = int(rng.integers(1, 10)), int(rng.integers(1, 6))
+        stride, dilation = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        padding = int(rng.integers(0, dilation * (k - 1) + 1))
+        output_padding = int(rng.integers(0, max(stride, dilation)))
+        if dilation == 1 and output_padding == 0:
+            check.equal(f"transposed_output_size({n}, {k}, stride={stride}, padding={padding})",
+                        transposed_output_size(n, k, stride, padding),
+                        upsampling.output_size(n, k, stride, padding),
+                        hint="without dilation it is (n - 1)·stride - 2·padding + k.")
+        if upsampling.output_size(n, k, stride, padding) + (dilation - 1) * (k - 1) + output_padding <= 0:
+            continue                                                  # torch refuses empty outputs
+        layer = torch.nn.ConvTranspose1d(1, 1, k, stride=stride, padding=padding, dilation=dilation,
+                                         output_padding=output_padding)
+        check.equal(f"transposed_output_size({n}, {k}, stride={stride}, padding={padding}, "
+                    f"dilation={dilation}, output_padding={output_padding})",
+                    transposed_output_size(n, k, stride, padding, dilation, output_padding),
+                    layer(torch.zeros(1, 1, n)).shape[-1],
+                    hint="a dilated kernel spans dilation·(k - 1) + 1 pixels: put that in place of k, "
+                         "then add output_padding.")
+print("your formula matches torch's ConvTranspose1d and labtools")
 
 # %% [markdown]
 # ## 6. Checkerboard artefacts
@@ -427,6 +449,7 @@ assert np.all(counts[4][2:-2, 2:-2] == 4) and np.all(counts[2] == 1)  # even ove
 # nearest neighbour for the second):
 
 # %%
+rng = np.random.default_rng(11)
 constant = np.ones((1, 1, 8, 8))
 kernel4 = rng.uniform(0.2, 1.0, size=(1, 1, 4, 4))
 transposed_out = upsampling.conv_transpose2d(constant, kernel4, stride=2, padding=1)[0, 0]
@@ -528,18 +551,24 @@ def my_receptive_field(kernels, strides, dilations):
 
 
 # %%
-assert my_receptive_field([3, 3, 3], [1, 1, 1], [1, 2, 4]) == 15
-for trial in range(8 if QUICK else 30):
-    depth = int(rng.integers(1, 5))
-    kernels = [int(v) for v in rng.integers(1, 6, size=depth)]
-    strides = [int(v) for v in rng.integers(1, 3, size=depth)]
-    dilations = [int(v) for v in rng.integers(1, 4, size=depth)]
-    expected_field = upsampling.receptive_field(kernels, strides, dilations)
-    assert my_receptive_field(kernels, strides, dilations) == expected_field, (kernels, strides, dilations)
-    field = measured_field(kernels, strides, dilations, size=2 * expected_field + 1)
-    rows = np.flatnonzero(field.any(axis=1))
-    assert rows[-1] - rows[0] + 1 == expected_field
-print("Exercise 4 passed: your receptive field equals labtools and the one measured in torch")
+rng = np.random.default_rng(12)
+with exercises.check(4, "the receptive field of a stack of convolutions") as check:
+    hint = ("start with field = 1 and jump = 1; each layer adds (k - 1)·dilation·jump, and only "
+            "then multiplies jump by its stride (the stride spaces the layers *after* it).")
+    check.equal("my_receptive_field([3, 3, 3], [1, 1, 1], [1, 2, 4])",
+                my_receptive_field([3, 3, 3], [1, 1, 1], [1, 2, 4]), 15, hint=hint)
+    check.equal("my_receptive_field([3, 3], [2, 1], [1, 1])", my_receptive_field([3, 3], [2, 1], [1, 1]), 7,
+                hint=hint)
+    for trial in range(8 if QUICK else 30):
+        depth = int(rng.integers(1, 5))
+        kernels = [int(v) for v in rng.integers(1, 6, size=depth)]
+        strides = [int(v) for v in rng.integers(1, 3, size=depth)]
+        dilations = [int(v) for v in rng.integers(1, 4, size=depth)]
+        field = measured_field(kernels, strides, dilations, size=2 * upsampling.receptive_field(kernels, strides, dilations) + 1)
+        rows = np.flatnonzero(field.any(axis=1))
+        check.equal(f"my_receptive_field({kernels}, {strides}, {dilations}), against the field measured in torch",
+                    my_receptive_field(kernels, strides, dilations), int(rows[-1] - rows[0] + 1), hint=hint)
+print("your receptive field equals the one measured by backpropagation in torch")
 
 # %% [markdown]
 # ## Summary
@@ -564,3 +593,6 @@ print("Exercise 4 passed: your receptive field equals labtools and the one measu
 # input pixel) has its $k^2$ non-zeros in its own $2\times2$ output block, and no two columns share
 # a row: every output pixel receives exactly one kernel copy, so there is no uneven overlap.
 # ### END SOLUTION
+
+# %%
+exercises.report()

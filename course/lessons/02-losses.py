@@ -11,6 +11,9 @@
 # %% [markdown]
 # # Lesson 02: Loss functions for segmentation
 #
+# **Time to run:** about 2 minutes for Run All on a 2-core CPU, under a minute with `LABTOOLS_QUICK=1`
+# (measured by `benchmarks/course_lessons.py`).
+#
 # A segmentation network outputs, for every pixel, one score (logit) per class. The loss turns
 # these scores and the reference labels into one number whose gradient trains the network. This
 # lesson goes through the losses used in practice and what each one is for:
@@ -24,8 +27,8 @@
 # All losses come from `labtools.losses` (documented in `docs/losses.md`); the lesson checks them
 # against torch and MONAI and opens up their formulas. **Prerequisites:** softmax, gradients,
 # torch autograd; lesson 01 is not needed. **Time:** about 90 minutes. Runs on a CPU, no GPU
-# needed: the training experiment at the end takes a few minutes at full size (seconds with
-# `LABTOOLS_QUICK=1`).
+# needed: the training experiment at the end takes about a minute and a half at full size
+# (seconds with `LABTOOLS_QUICK=1`).
 #
 # There are three exercises: write a function where the notebook says `# YOUR CODE HERE`; the
 # cell after it checks your function against `labtools`, torch and MONAI.
@@ -40,10 +43,9 @@ import torch.nn.functional as F
 from monai import losses as monai_losses
 from scipy import ndimage
 
-from labtools import datasets, losses, metrics
+from labtools import datasets, exercises, losses, metrics, viz
 
 QUICK = os.environ.get("LABTOOLS_QUICK") == "1"   # small sizes for the automatic test run
-rng = np.random.default_rng(0)
 torch.manual_seed(0)
 torch.set_num_threads(1)       # the tensors here are tiny: extra threads cost more than they save
 plt.rcParams.update({"figure.dpi": 80, "image.interpolation": "nearest"})
@@ -51,14 +53,18 @@ f64 = torch.float64            # comparisons with MONAI run in double precision
 
 
 def show(images, titles, cmaps=None, size=2.6, colorbar=False):
-    """Draw 2D arrays side by side."""
+    """Draw 2D arrays side by side; cmap "phantom" draws a phantom label map with its class names."""
     fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size))
     for ax, image, title, cmap in zip(np.atleast_1d(axes), images, titles, cmaps or ["gray"] * len(images)):
-        drawn = ax.imshow(image, cmap=cmap)
+        if cmap == "phantom":   # labtools' label colours, background transparent, a legend of names
+            ax.imshow(np.ma.masked_equal(image, 0), cmap=viz.label_colormap(5), vmin=0, vmax=4)
+            viz.label_legend(ax, datasets.PHANTOM_CLASSES, image, fontsize=6)
+        else:
+            drawn = ax.imshow(image, cmap=cmap)
+            if colorbar:
+                fig.colorbar(drawn, ax=ax, fraction=0.046)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
-        if colorbar:
-            fig.colorbar(drawn, ax=ax, fraction=0.046)
     fig.tight_layout()
     plt.show()
 
@@ -82,6 +88,7 @@ def monai_target(target):
 # added, as logits.
 
 # %%
+rng = np.random.default_rng(1)   # each cell seeds its own draws: re-running a cell repeats it exactly
 image, labels = datasets.phantom((64, 64), seed=1, n_lesions=3)
 target = torch.from_numpy(labels.astype(np.int64))[None]                  # (B=1, H, W)
 onehot = F.one_hot(target, 5).movedim(-1, 1).to(f64)                      # (1, 5, H, W)
@@ -90,7 +97,7 @@ logits = torch.from_numpy(6 * blurred + rng.normal(0, 0.8, blurred.shape))
 ce_map = losses.cross_entropy(logits, target, reduction="none")[0]
 p_t = torch.softmax(logits, 1).gather(1, target[:, None])[0, 0]
 show([image.array, labels, p_t, ce_map], ["phantom", "labels", "p of the true class", "−log p_t"],
-     ["gray", "tab10", "viridis", "magma"], colorbar=True)
+     ["gray", "phantom", "viridis", "magma"], colorbar=True)
 
 # %% [markdown]
 # `losses.cross_entropy` is torch's `F.cross_entropy`, which is also the CE term of MONAI's
@@ -173,6 +180,7 @@ plt.show()
 # takes one weight per *class* and divides by the summed weights: a different normalisation.)
 
 # %%
+rng = np.random.default_rng(2)
 cell_target = torch.from_numpy(cells.astype(np.int64))[None]
 cell_logits = torch.from_numpy(rng.normal(0, 1, (1, 2, 96, 96)))
 w = torch.from_numpy(weights)[None].to(f64)
@@ -213,21 +221,28 @@ def my_weight_map(labels, w0=10.0, sigma=5.0):
 
 
 # %%
+rng = np.random.default_rng(3)
 one_blob = np.zeros((20, 20), np.uint8)
 one_blob[5:9, 5:9] = 1
 cases = [(cells, 10.0, 5.0), (touching_cells(48, 6, 9, seed=7), 5.0, 3.0), (one_blob, 10.0, 5.0),
          ((rng.random((40, 40)) > 0.85).astype(np.uint8), 10.0, 2.0)]
-for mask, w0, sigma in cases:
-    mine = np.asarray(my_weight_map(mask, w0=w0, sigma=sigma))
-    expected = losses.unet_weight_map(mask, w0=w0, sigma=sigma, class_weights=None)
-    assert mine.shape == mask.shape
-    np.testing.assert_allclose(mine, expected, rtol=1e-5, atol=1e-8, err_msg=str(np.abs(mine - expected).max()))
 # Analytic case: two columns of objects 1 pixel apart, so d1 = d2 = 1 in the gap.
 gap = np.zeros((5, 7), np.uint8)
 gap[:, :3] = 1
 gap[:, 4:] = 1
-assert np.isclose(my_weight_map(gap)[2, 3], 1 + 10 * np.exp(-4 / 50))
-print("Exercise 1 passed: your weight map equals labtools.losses.unet_weight_map(class_weights=None)")
+names = ["the 96×96 touching cells", "6 touching cells 48×48", "one square", "random specks 40×40"]
+assert np.isclose(losses.unet_weight_map(gap, class_weights=None)[2, 3], 1 + 10 * np.exp(-4 / 50))
+with exercises.check(1, "the border term of the weight map") as check:
+    check.close("my_weight_map(two objects 1 pixel apart; in the gap d1 = d2 = 1)", my_weight_map(gap),
+                losses.unet_weight_map(gap, class_weights=None),
+                hint="w = 1 + w0·exp(-(d1 + d2)² / (2σ²)) with σ² (sigma squared) in the denominator.")
+    for name, (mask, w0, sigma) in zip(names, cases):
+        check.close(f"my_weight_map({name}, w0={w0}, sigma={sigma})",
+                    my_weight_map(mask, w0=w0, sigma=sigma),
+                    losses.unet_weight_map(mask, w0=w0, sigma=sigma, class_weights=None),
+                    hint="objects are 8-connected components; d1 and d2 are the distances to the nearest "
+                         "and the second-nearest *object*; the border term is only added on background pixels.")
+print("your weight map equals labtools.losses.unet_weight_map(class_weights=None)")
 
 # %% [markdown]
 # ## 3. The soft Dice loss and its gradient
@@ -309,22 +324,25 @@ def vnet_dice_gradient(p, g):
 
 
 # %%
+rng = np.random.default_rng(4)
 monai_vnet = monai_losses.DiceLoss(softmax=True, to_onehot_y=True, squared_pred=True,
                                    include_background=False, smooth_nr=0, smooth_dr=0)
-for trial in range(5):
-    shape = (1, *rng.integers(4, 12, size=int(rng.integers(2, 4))))          # 2D or 3D, batch of 1
-    g = torch.from_numpy((rng.random(shape) < rng.uniform(0.1, 0.5)).astype(np.int64))
-    p = torch.from_numpy(rng.uniform(0.01, 0.99, shape)).requires_grad_(True)
-    expected_loss = losses.dice_loss(two_channel_logits(p), g, squared=True, smooth_nr=0,
-                                     smooth_dr=0, reduction="none")[0, 1]
-    assert torch.isclose(vnet_dice(p, g.to(f64)), 1 - expected_loss)
-    assert torch.isclose(vnet_dice(p, g.to(f64)), 1 - monai_vnet(two_channel_logits(p), monai_target(g)))
-    (autograd,) = torch.autograd.grad(vnet_dice(p, g.to(f64)), p)
-    mine = vnet_dice_gradient(p.detach(), g.to(f64))
-    assert mine.shape == p.shape and torch.allclose(mine, autograd)
-    (through_labtools,) = torch.autograd.grad(1 - expected_loss, p)
-    assert torch.allclose(mine, through_labtools)
-print("Exercise 2 passed: your Dice equals labtools and MONAI, your gradient equals autograd")
+with exercises.check(2, "V-Net Dice and its gradient") as check:
+    for trial in range(5):
+        shape = (1, *rng.integers(4, 12, size=int(rng.integers(2, 4))))          # 2D or 3D, batch of 1
+        g = torch.from_numpy((rng.random(shape) < rng.uniform(0.1, 0.5)).astype(np.int64))
+        p = torch.from_numpy(rng.uniform(0.01, 0.99, shape)).requires_grad_(True)
+        expected_dice = 1 - losses.dice_loss(two_channel_logits(p), g, squared=True, smooth_nr=0,
+                                             smooth_dr=0, reduction="none")[0, 1]
+        assert torch.isclose(expected_dice, 1 - monai_vnet(two_channel_logits(p), monai_target(g)))  # = MONAI
+        where = f"p and g of shape {tuple(shape)}"
+        check.close(f"vnet_dice({where})", vnet_dice(p.detach(), g.to(f64)), expected_dice,
+                    hint="the denominator holds the sums of the *squares*, Σp² + Σg² (V-Net), not Σp + Σg.")
+        (autograd,) = torch.autograd.grad(expected_dice, p)
+        check.close(f"vnet_dice_gradient({where}), against torch autograd",
+                    vnet_dice_gradient(p.detach(), g.to(f64)), autograd,
+                    hint="the quotient rule: 2·(g·S - 2p·I) / S² with S = Σp² + Σg² and I = Σpg.")
+print("your Dice equals labtools and MONAI, your gradient equals autograd")
 
 # %% [markdown]
 # **Why Dice helps small objects.** The cross-entropy gradient at a pixel,
@@ -441,23 +459,26 @@ def my_focal_map(logits, target, gamma=2.0):
 
 
 # %%
-for trial in range(6):
-    n_classes = int(rng.integers(2, 5))
-    shape = tuple(int(s) for s in rng.integers(3, 9, size=int(rng.integers(2, 4))))
-    test_logits = torch.from_numpy(rng.normal(0, 3, (2, n_classes, *shape)))
-    test_target = torch.from_numpy(rng.integers(0, n_classes, (2, *shape)))
-    gamma = float(rng.choice([0.0, 0.5, 2.0, 3.0]))
-    mine = my_focal_map(test_logits, test_target, gamma)
-    assert mine.shape == test_target.shape
-    expected = losses.focal_loss(test_logits, test_target, gamma=gamma, reduction="none").sum(1)
-    assert torch.allclose(mine, expected)
-    twin = monai_losses.FocalLoss(use_softmax=True, to_onehot_y=True, gamma=gamma)
-    assert abs((mine.mean() / n_classes).item() - twin(test_logits, monai_target(test_target)).item()) < 1e-6
-assert torch.allclose(my_focal_map(test_logits, test_target, 0.0),
-                      F.cross_entropy(test_logits, test_target, reduction="none"))
-huge = torch.tensor([[[[1000.0]], [[-1000.0]]]], dtype=f64)          # no overflow allowed
-assert torch.isfinite(my_focal_map(huge, torch.ones(1, 1, 1, dtype=torch.long))).all()
-print("Exercise 3 passed: your focal map equals labtools, MONAI and (gamma = 0) cross-entropy")
+rng = np.random.default_rng(5)
+with exercises.check(3, "the focal loss map") as check:
+    for trial, gamma in enumerate([0.0, 0.5, 2.0, 3.0, 2.0, 1.0]):
+        n_classes = int(rng.integers(2, 5))
+        shape = tuple(int(s) for s in rng.integers(3, 9, size=int(rng.integers(2, 4))))
+        test_logits = torch.from_numpy(rng.normal(0, 3, (2, n_classes, *shape)))
+        test_target = torch.from_numpy(rng.integers(0, n_classes, (2, *shape)))
+        expected = losses.focal_loss(test_logits, test_target, gamma=gamma, reduction="none").sum(1)
+        twin = monai_losses.FocalLoss(use_softmax=True, to_onehot_y=True, gamma=gamma)
+        assert torch.isclose((expected.mean() / n_classes).float(), twin(test_logits, monai_target(test_target)))
+        check.close(f"my_focal_map(logits of shape {tuple(test_logits.shape)}, gamma={gamma})",
+                    my_focal_map(test_logits, test_target, gamma), expected,
+                    hint="p_t is the softmax over the class axis (dim=1) at the target class; the loss is "
+                         "-(1 - p_t)^γ · log p_t, shape (B, *spatial), positive.")
+    huge = torch.tensor([[[[1000.0]], [[-1000.0]]]], dtype=f64)          # no overflow allowed
+    at_huge = my_focal_map(huge, torch.ones(1, 1, 1, dtype=torch.long))
+    check.that("my_focal_map at logits (1000, -1000), target class 1", bool(torch.isfinite(at_huge).all()),
+               yours=at_huge.flatten()[0], expected="a finite number (2000: a hopeless pixel)",
+               hint="log(softmax(z)) overflows for large logits; torch.log_softmax computes it stably.")
+print("your focal map equals labtools, MONAI and, at γ = 0, cross-entropy")
 
 # %% [markdown]
 # ## 6. Tversky loss
@@ -498,6 +519,7 @@ for name, mask in [("over-segmented", ndimage.binary_dilation(reference, iterati
 # CE − Dice, i.e. ours minus 1: the same gradients.
 
 # %%
+rng = np.random.default_rng(6)
 batch_logits = torch.from_numpy(rng.normal(0, 2, (3, 4, 16, 16, 8)))          # 3D, a batch of 3
 batch_target = torch.from_numpy(rng.integers(0, 4, (3, 16, 16, 8)))
 default = losses.dice_ce_loss(batch_logits, batch_target)
@@ -516,6 +538,7 @@ print(f"Dice + CE: {default:.4f}; nnU-Net style (no background, batch Dice): {nn
 # table on random 2D and 3D inputs:
 
 # %%
+rng = np.random.default_rng(7)
 twins = {
     "dice_loss": (losses.dice_loss, monai_losses.DiceLoss(softmax=True, to_onehot_y=True)),
     "dice_loss(squared)": (lambda z, t: losses.dice_loss(z, t, squared=True),
@@ -650,3 +673,6 @@ show([test_y[0], predictions["CE"][0], predictions["Dice (no bg)"][0], predictio
 # | focal | `focal_loss` | down-weight easy pixels by $(1-p_t)^\gamma$ | Lin et al. 2017 |
 # | Tversky | `tversky_loss` | trade false positives against false negatives | Salehi et al. 2017 |
 # | Dice + CE | `dice_ce_loss` | nnU-Net's default | Isensee et al. 2021 |
+
+# %%
+exercises.report()

@@ -11,6 +11,9 @@
 # %% [markdown]
 # # Lesson 03: Segmentation metrics
 #
+# **Time to run:** about 20 seconds for Run All on a 2-core CPU
+# (measured by `benchmarks/course_lessons.py`).
+#
 # A segmentation is only as good as the number that judges it, and that number depends on
 # choices that papers rarely print. In this lesson you
 #
@@ -47,11 +50,10 @@ from monai.metrics import (
 from monai.transforms import VoteEnsemble
 from scipy import ndimage
 
-from labtools import datasets, metrics, widgets
+from labtools import datasets, exercises, metrics, widgets
 from labtools.metrics.batch import summarize
 
 QUICK = os.environ.get("LABTOOLS_QUICK") == "1"
-rng = np.random.default_rng(0)
 warnings.filterwarnings("ignore", module="monai")  # MONAI warns about empty masks and deprecations
 
 
@@ -150,17 +152,30 @@ def scores_from_counts(tp, fp, fn, tn):
 
 
 # %%
-mine = scores_from_counts(c.tp, c.fp, c.fn, c.tn)
-assert np.isclose(mine["f1"], mine["dice"]), "F1 and Dice should be the same number"
-for name in ("precision", "recall", "specificity", "dice", "iou"):
-    theirs = metrics.overlap_scores(c)[name]
-    assert np.isclose(mine[name], theirs), f"{name}: yours {mine[name]!r}, labtools {theirs!r}"
 # The same confusion matrix from MONAI, and its precision / recall / F1.
 monai_cm = get_confusion_matrix(monai_tensor(pred), monai_tensor(ref))
-for name, monai_name in [("precision", "precision"), ("recall", "sensitivity"), ("f1", "f1 score")]:
-    theirs = compute_confusion_matrix_metric(monai_name, monai_cm).item()
-    assert np.isclose(mine[name], theirs, rtol=1e-5), f"{name}: yours {mine[name]!r}, MONAI {theirs!r}"
-print("Exercise 1: your scores equal labtools and MONAI")
+monai_scores = {name: compute_confusion_matrix_metric(monai_name, monai_cm).item()
+                for name, monai_name in [("precision", "precision"), ("recall", "sensitivity"), ("f1", "f1 score")]}
+hints = {"precision": "TP / (TP + FP): of what was predicted, the share that is right.",
+         "recall": "TP / (TP + FN): of the reference, the share that was found.",
+         "specificity": "TN / (TN + FP): of the true background, the share left out.",
+         "f1": "the harmonic mean 2 / (1/precision + 1/recall).",
+         "dice": "2TP / (2TP + FP + FN).", "iou": "TP / (TP + FP + FN): true negatives do not count."}
+with exercises.check(1, "overlap scores from the four counts") as check:
+    # Our case, and a made-up one where every score differs from every other.
+    for counts in [(c.tp, c.fp, c.fn, c.tn), (30, 10, 20, 940)]:
+        mine = scores_from_counts(*counts)
+        check.equal("the keys of the dict scores_from_counts returns", sorted(mine) if isinstance(mine, dict) else mine,
+                    sorted(hints), hint="return a dict with exactly these keys.")
+        expected = metrics.overlap_scores(metrics.Confusion(*counts))
+        expected["f1"] = expected["dice"]
+        for name in hints:
+            check.close(f"scores_from_counts(tp, fp, fn, tn = {counts})[{name!r}]", mine[name], expected[name],
+                        hint=hints[name])
+    mine = scores_from_counts(c.tp, c.fp, c.fn, c.tn)
+    for name, theirs in monai_scores.items():
+        check.close(f"scores_from_counts(our case)[{name!r}], against MONAI", mine[name], theirs, rtol=1e-5)
+print("your scores equal labtools and MONAI; F1 and Dice are one number")
 
 # %% [markdown]
 # ## 3. IoU, Dice and volume similarity
@@ -295,15 +310,24 @@ def hausdorff_from_maps(pred, ref, spacing, percentile=100):
 
 
 # %%
-for q, lab, monai_metric in [(100, metrics.hausdorff(pred, ref, spacing),
-                              HausdorffDistanceMetric(include_background=True)),
-                             (95, metrics.hd95(pred, ref, spacing),
-                              HausdorffDistanceMetric(include_background=True, percentile=95))]:
-    mine = hausdorff_from_maps(pred, ref, spacing, percentile=q)
-    theirs = monai_value(monai_metric, pred, ref, spacing=spacing)
-    assert np.isclose(mine, lab, rtol=1e-6) and np.isclose(mine, theirs, rtol=1e-5), (q, mine, lab, theirs)
-    print(f"percentile {q}: yours {mine:.3f} mm, labtools {lab:.3f} mm, MONAI {theirs:.3f} mm")
-print("Exercise 2: passed")
+# Cases where the two directions differ a lot: a disc and a smaller, shifted one, both ways round.
+yy, xx = np.mgrid[:64, :64]
+disc_ref = (yy - 30) ** 2 + (xx - 30) ** 2 <= 15**2
+disc_pred = (yy - 36) ** 2 + (xx - 33) ** 2 <= 6**2
+cases = {"pred, ref (our case)": (pred, ref, spacing),
+         "a small disc inside a big one, 0.8×2 mm": (disc_pred, disc_ref, (0.8, 2.0)),
+         "a big disc around a small one, 0.8×2 mm": (disc_ref, disc_pred, (0.8, 2.0))}
+with exercises.check(2, "Hausdorff distance from distance maps") as check:
+    for name, (p_mask, r_mask, sp) in cases.items():
+        for q, monai_metric in [(100, HausdorffDistanceMetric(include_background=True)),
+                                (95, HausdorffDistanceMetric(include_background=True, percentile=95))]:
+            expected = metrics.hausdorff(p_mask, r_mask, sp) if q == 100 else metrics.hd95(p_mask, r_mask, sp)
+            assert np.isclose(expected, monai_value(monai_metric, p_mask, r_mask, spacing=sp), rtol=1e-5)  # = MONAI
+            check.close(f"hausdorff_from_maps({name}, spacing={sp}, percentile={q}) in mm",
+                        hausdorff_from_maps(p_mask, r_mask, sp, percentile=q), expected, rtol=1e-6,
+                        hint="pass sampling=spacing to the distance transform (mm, not pixels); take the "
+                             "percentile of each direction separately, then the larger of the two.")
+    print(f"HD95 of our case: yours {hausdorff_from_maps(pred, ref, spacing, 95):.3f} mm = labtools = MONAI")
 
 # %% [markdown]
 # ### One outlier pixel
@@ -376,7 +400,7 @@ print(f"NSD at {tau} mm: {metrics.nsd(pred, ref, tolerance=tau, spacing=spacing)
 #
 # Take one 3D case with anisotropic voxels (1 × 1 × 2.5 mm, as in many CT and MR scans) and ask
 # labtools and MONAI for "the" HD95, ASSD and NSD. The differences come from three choices
-# (`../shared/docs/conventions.md`, `docs/metrics.md`):
+# (`docs/metrics.md`, section "The convention table"):
 #
 # 1. **Which points form the surface.** Voxel centres of the boundary voxels (MONAI's default,
 #    MedPy) or surface elements between voxels, each weighted by its area (DeepMind's NSD; MONAI
@@ -490,6 +514,7 @@ plt.show()
 # probabilities, false candidates low ones.
 
 # %%
+rng = np.random.default_rng(1)   # each cell seeds its own draws: re-running a cell repeats it exactly
 n_images, n_targets = 20, 45
 tp_probs = np.clip(rng.beta(5, 2, n_targets), 0, 1) * (rng.random(n_targets) > 0.1)  # 10 % never found (0)
 fp_probs = rng.beta(2, 5, 60)
@@ -570,11 +595,18 @@ def monai_vote(masks):
     return VoteEnsemble(num_classes=2)(stacked)[0].numpy() > 0
 
 
-mine = majority_vote(list(raters.values()))
-assert mine.dtype == bool and mine.shape == truth.shape
-np.testing.assert_array_equal(mine, monai_vote(list(raters.values())))
-np.testing.assert_array_equal(majority_vote([truth, truth, ~truth]), truth)
-print("Exercise 3: your vote equals MONAI's VoteEnsemble")
+four = list(raters.values())[:4]
+with exercises.check(3, "majority vote") as check:
+    mine = majority_vote(list(raters.values()))
+    check.equal("the dtype of majority_vote(the five raters)", str(np.asarray(mine).dtype), "bool",
+                hint="return a boolean mask (a comparison like votes * 2 > n gives one).")
+    check.equal("majority_vote(the five raters)", mine, monai_vote(list(raters.values())),
+                hint="a pixel is in when more than half of the masks have it: count the votes per pixel.")
+    check.equal("majority_vote([truth, truth, not truth])", majority_vote([truth, truth, ~truth]), truth)
+    # With four raters, two votes are a tie: not *more* than half.
+    check.equal("majority_vote(raters A-D: four masks, ties at 2 votes)", majority_vote(four),
+                np.sum(four, axis=0) >= 3, hint="more than half of 4 is 3 or more: a 2-2 tie is not in.")
+print("your vote equals MONAI's VoteEnsemble")
 
 # %% [markdown]
 # How far apart are the raters? Compare every pair, then each rater with the vote and with the
@@ -639,3 +671,6 @@ spread.round(3)
 # Further reading: Maier-Hein et al. 2024, "Metrics reloaded", Nature Methods 21:195–212;
 # Taha & Hanbury 2015. Next: lesson 04 (interactive labeling), and lesson 06, which evaluates a
 # folder of PET cases with these metrics.
+
+# %%
+exercises.report()

@@ -11,6 +11,9 @@
 # %% [markdown]
 # # Lesson 04: interactive labeling — scribbles, features and a random forest
 #
+# **Time to run:** about 3 minutes for Run All on a 2-core CPU, under a minute with `LABTOOLS_QUICK=1`
+# (measured by `benchmarks/course_lessons.py`).
+#
 # **What you learn.** The recipe of ilastik (Sommer et al. 2011; Berg et al. 2019): describe every
 # voxel by a bank of filter responses at several scales, train a random forest on the few voxels
 # you scribbled, look at its prediction *and its uncertainty*, and scribble again where it is
@@ -36,15 +39,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import ndimage as ndi
 
-from labtools import datasets, metrics, widgets
+from labtools import datasets, exercises, metrics, viz, widgets
 from labtools.widgets import render
 from labtools.features import FEATURE_PRESETS, feature_names, feature_stack
 from labtools.labeling import ClassTable, LabelingSession
 from labtools.pixel_classifier import PixelClassifier, uncertainty_from_proba
 
 QUICK = os.environ.get("LABTOOLS_QUICK") == "1"
-SEED = 0
-rng = np.random.default_rng(SEED)
+SEED = 0          # cells that draw at random seed their own generator from it
 image, truth = datasets.mni152(2 if QUICK else 1)
 CLASSES = datasets.MNI152_CLASSES          # 1 background, 2 CSF/other, 3 grey, 4 white matter
 # The axial slice 10 mm above the world origin (through the ventricles), via the inverse affine.
@@ -131,14 +133,22 @@ def smoothing_and_gradient(slice2d, sigma):
 
 # %%
 plane = image.array[:, :, z]
-for sigma in (0.7, 1.6, 5.0):
-    reference = feature_stack(plane, sigmas=(sigma,), features=("gaussian", "gradient"))
-    smoothed, gradient = smoothing_and_gradient(plane, sigma)
-    assert feature_names(2, sigmas=(sigma,), features=("gaussian", "gradient")) == [
-        f"gaussian({sigma:g})", f"gradient({sigma:g})"]
-    np.testing.assert_allclose(smoothed, reference[0], atol=1e-5, rtol=1e-5, err_msg=str(sigma))
-    np.testing.assert_allclose(gradient, reference[1], atol=1e-5, rtol=1e-5, err_msg=str(sigma))
-print("Exercise 1: correct")
+with exercises.check(1, "two features by hand") as check:
+    for sigma in (0.7, 1.6, 5.0):
+        reference = feature_stack(plane, sigmas=(sigma,), features=("gaussian", "gradient"))
+        assert feature_names(2, sigmas=(sigma,), features=("gaussian", "gradient")) == [
+            f"gaussian({sigma:g})", f"gradient({sigma:g})"]
+        answer = smoothing_and_gradient(plane, sigma)
+        check.equal(f"how many arrays smoothing_and_gradient(plane, {sigma}) returns",
+                    len(answer) if isinstance(answer, tuple) else answer, 2,
+                    hint="return the two arrays as a tuple: return smoothed, gradient")
+        for name, mine, expected in zip(("smoothed", "gradient"), answer, reference):
+            check.close(f"the {name} slice of smoothing_and_gradient(plane, {sigma})", mine, expected,
+                        atol=1e-5, rtol=1e-5,
+                        hint="ndi.gaussian_filter and ndi.gaussian_gradient_magnitude of the slice as float32, "
+                             "both with sigma in voxels and truncate=3.5.")
+            check.equal(f"the dtype of the {name} slice", str(np.asarray(mine).dtype), "float32",
+                        hint="convert with .astype(np.float32).")
 
 # %% [markdown]
 # ## 2. Scribble, train, predict
@@ -154,7 +164,8 @@ print("Exercise 1: correct")
 # classes painted are 1..K; a *class table* says what each one is called and which value it gets
 # in the predicted label map. By default class 1 is the background and exports as 0 (the usual
 # convention); MNI152's tissue map already numbers its classes 1..4, so we make the table from
-# those values and each class keeps its own number.
+# those values and each class keeps its own number. `background=1` tells the table which one is
+# the background: overlays leave it transparent, as they leave 0 in other maps.
 
 # %%
 if QUICK:   # 3 scales, a small forest: the first fit takes seconds on two cores
@@ -164,8 +175,9 @@ if QUICK:   # 3 scales, a small forest: the first fit takes seconds on two cores
 else:       # ilastik's seven scales and 100 trees
     classifier = PixelClassifier(n_estimators=100, random_state=SEED)
 session = LabelingSession(image, classifier=classifier,
-                          classes=ClassTable.from_values(list(CLASSES), names=CLASSES))
+                          classes=ClassTable.from_values(list(CLASSES), names=CLASSES, background=1))
 print(session.classes)
+rng = np.random.default_rng(SEED)          # the scripted annotator's clicks; re-running repeats them
 
 
 def click(session, slice_index, n_per_class, where=None):
@@ -191,12 +203,13 @@ def show_slice(session, slice_index, title=""):
     """T1 with scribbles, prediction, margin uncertainty and errors of one axial slice."""
     prediction, uncertainty = session.update(np.s_[:, :, slice_index])
     scribbled = np.argwhere(session.scribbles[:, :, slice_index])
+    stroke_rgb = session.classes.scribble_colors()              # the background's strokes in grey
     fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
     axes[0].imshow(image.array[:, :, slice_index].T, cmap="gray", origin="lower")
-    axes[0].scatter(*scribbled.T, c=session.scribbles[:, :, slice_index][tuple(scribbled.T)],
-                    cmap="viridis", vmin=1, vmax=4, s=8, edgecolors="white", linewidths=0.3)
-    axes[1].imshow(prediction[..., 0].T, cmap="viridis", vmin=1, vmax=4, origin="lower",
-                   interpolation="nearest")
+    axes[0].scatter(*scribbled.T, s=8, edgecolors="white", linewidths=0.3,
+                    c=[np.array(stroke_rgb[k]) / 255 for k in session.scribbles[:, :, slice_index][tuple(scribbled.T)]])
+    viz.show_labels(axes[1], prediction[..., 0], session.classes.names(), image2d=image.array[:, :, slice_index],
+                    background=1, classes=session.classes, alpha=0.6)
     shown = axes[2].imshow(uncertainty[..., 0].T, cmap="magma", vmin=0, vmax=1, origin="lower")
     axes[3].imshow((prediction[..., 0] != truth[:, :, slice_index]).T, cmap="Reds", origin="lower",
                    interpolation="nearest")
@@ -247,12 +260,20 @@ def margin_and_entropy(proba):
 
 # %%
 proba = session.classifier.predict_proba(image, roi=np.s_[:, :, z:z + 1])
-margin, entropy = margin_and_entropy(proba)
-assert margin.shape == entropy.shape == proba.shape[1:]
-np.testing.assert_allclose(margin, uncertainty_from_proba(proba, "margin"), atol=1e-6, rtol=1e-5)
-np.testing.assert_allclose(entropy, uncertainty_from_proba(proba, "entropy"), atol=1e-5, rtol=1e-5)
-np.testing.assert_allclose(margin_and_entropy(np.full((4, 3), 0.25))[1], 1.0, rtol=1e-5, atol=1e-8)  # uniform: most uncertain
-print("Exercise 2: correct")
+# Analytic cases, one per column: certain, a tie between two classes, uniform, and (0.5, 0.3, 0.2, 0).
+columns = np.array([[1.0, 0.5, 0.25, 0.5], [0.0, 0.5, 0.25, 0.3], [0.0, 0.0, 0.25, 0.2], [0.0, 0.0, 0.25, 0.0]])
+by_hand = {"margin": [0.0, 1.0, 1.0, 0.8],
+           "entropy": [0.0, np.log(2) / np.log(4), 1.0, -(0.5 * np.log(0.5) + 0.3 * np.log(0.3) + 0.2 * np.log(0.2)) / np.log(4)]}
+with exercises.check(2, "margin and entropy") as check:
+    for case, probabilities in [("four analytic columns (certain, tie, uniform, 0.5/0.3/0.2/0)", columns),
+                                ("the forest's probabilities on slice z", proba)]:
+        answer = margin_and_entropy(probabilities)
+        expected = (by_hand["margin"], by_hand["entropy"]) if probabilities is columns else (
+            uncertainty_from_proba(proba, "margin"), uncertainty_from_proba(proba, "entropy"))
+        for name, mine, right, hint in zip(("margin", "entropy"), answer, expected, (
+                "1 - (p1 - p2) with p1, p2 the two largest probabilities *along the first axis* (the classes).",
+                "-Σ p log p over the classes (0 log 0 = 0), divided by log K to lie in [0, 1].")):
+            check.close(f"the {name} of margin_and_entropy({case})", mine, right, atol=1e-5, rtol=1e-5, hint=hint)
 
 # %% [markdown]
 # The two measures mostly agree on *where* the forest is unsure; the scatter shows how they
@@ -301,8 +322,17 @@ def most_uncertain_slices(uncertainty, n):
 volume_margin = session.classifier.uncertainty(image, kind="margin")
 sampled = volume_margin[::4, ::4, :]
 suggested = session.classifier.suggest(image, n=3)
-assert most_uncertain_slices(sampled, 3) == suggested, (most_uncertain_slices(sampled, 3), suggested)
-print("suggested slices:", suggested, "- Exercise 3: correct")
+# A small volume worked out by hand: slice k is uniformly k / 10, except slice 2, the most uncertain.
+toy = np.broadcast_to(np.arange(6) / 10, (3, 4, 6)).copy()
+toy[:, :, 2] = 0.9
+with exercises.check(3, "the most uncertain slices") as check:
+    hint = ("average each slice over its first two axes (mean(axis=(0, 1))), then sort the slices by that "
+            "mean, highest first (np.argsort gives lowest first).")
+    check.equal("most_uncertain_slices(toy volume of 6 slices, 3)", most_uncertain_slices(toy, 3), [2, 5, 4],
+                hint=hint)
+    check.equal("most_uncertain_slices(the forest's margin on every 4th voxel, 3)",
+                most_uncertain_slices(sampled, 3), suggested, hint=hint)
+print("suggested slices:", suggested)
 
 # %% [markdown]
 # ## 5. Label, retrain, repeat
@@ -320,6 +350,7 @@ def volume_dice(session):
 
 
 rounds = 4 if QUICK else 8
+rng = np.random.default_rng(SEED + 1)      # the annotator's corrections; re-running repeats them
 history = [volume_dice(session)]
 clicks = [sum(session.class_counts().values())]
 visited = []
@@ -410,3 +441,6 @@ print("undo:", canvas.undo(), "- scribbled voxels now", sum(session.class_counts
 # navigation, undo/redo buttons, autosave of the scribbles next to the image, and export of the
 # segmentation as NIfTI (`docs/napari-labeling.md`). `labtools classify MODEL IMAGES --out DIR`
 # then applies a saved classifier to other images (`docs/labeling.md`).
+
+# %%
+exercises.report()

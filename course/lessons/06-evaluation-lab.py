@@ -11,6 +11,9 @@
 # %% [markdown]
 # # Lesson 06: Evaluation lab — a PET tumour-volume report over a folder of cases
 #
+# **Time to run:** about 30 seconds for Run All on a 2-core CPU
+# (measured by `benchmarks/course_lessons.py`).
+#
 # A PET segmentation project ends with a report per patient: Dice, Hausdorff distance, surface
 # Dice, the total metabolic tumour volume (TMTV) found and expected in ml, the false-positive and
 # false-negative volumes, and how many lesions were found, missed or invented. (Such a report is
@@ -25,8 +28,9 @@
 # 4. read the per-case report and the summary, decide what to do with missed cases, plot
 #    predicted against true TMTV (identity line, Bland–Altman), and pick the better method.
 #
-# **Prerequisites:** lesson 03 (metrics). **Time:** about 60 minutes. CPU only, a few seconds.
-# Files go to `labtools-output/06-evaluation-lab/` under the folder you start Jupyter in.
+# **Prerequisites:** lesson 03 (metrics). **Time:** about 60 minutes. CPU only.
+# Files go to `labtools-output/06-evaluation-lab/` next to this notebook (a notebook's kernel
+# runs in the notebook's folder); the first code cell prints the full path.
 
 # %%
 import os
@@ -41,11 +45,11 @@ import pandas as pd
 from scipy import ndimage
 from skimage.measure import label as skimage_label
 
-from labtools import datasets, io, metrics
+from labtools import datasets, exercises, io, metrics
 from labtools.metrics.batch import evaluate_files, pair_files, summarize, write_csv
 
 QUICK = os.environ.get("LABTOOLS_QUICK") == "1"
-OUT = Path("labtools-output") / "06-evaluation-lab"
+OUT = (Path("labtools-output") / "06-evaluation-lab").resolve()   # next to this notebook
 N_CASES = 6 if QUICK else 20
 # Same 192 mm field of view either way; QUICK uses 4 mm voxels (a typical PET grid), else 2 mm.
 SHAPE, SPACING = ((48, 48, 40), (4.0, 4.0, 4.0)) if QUICK else ((96, 96, 80), (2.0, 2.0, 2.0))
@@ -145,10 +149,18 @@ def tmtv_ml(mask, spacing):
 
 # %%
 reference = io.load(OUT / "labels" / "case_001.nii.gz")
-assert np.isclose(tmtv_ml(reference.array, reference.spacing), metrics.volume_ml(reference.array, reference.spacing))
-assert np.isclose(tmtv_ml(np.ones((10, 10, 10)), (2.0, 2.0, 2.0)), 8.0)        # 1000 voxels of 8 mm^3
-assert tmtv_ml(np.zeros((4, 4, 4)), (1.0, 1.0, 1.0)) == 0.0
-print(f"Exercise 1: TMTV of case_001 = {tmtv_ml(reference.array, reference.spacing):.2f} ml (= labtools)")
+label_map = np.zeros((6, 5, 4), np.uint8)
+label_map[1:3, 1:4, 1] = 2                       # 6 voxels of a structure whose label value is 2
+with exercises.check(1, "TMTV from a mask and its spacing") as check:
+    hint = "count the non-zero voxels (np.count_nonzero), times the voxel volume in mm³ (np.prod(spacing)), / 1000."
+    check.close("tmtv_ml(1000 voxels of 2×2×2 mm) in ml", tmtv_ml(np.ones((10, 10, 10)), (2.0, 2.0, 2.0)), 8.0,
+                hint=hint, mistakes={"mm³ instead of ml": 8000.0, "ignoring the spacing": 1.0})
+    check.close("tmtv_ml(6 voxels labelled 2, 1×1.5×2 mm) in ml", tmtv_ml(label_map, (1.0, 1.5, 2.0)), 0.018,
+                hint=hint, mistakes={"summing the label values instead of counting voxels": 0.036})
+    check.close("tmtv_ml(an empty mask)", tmtv_ml(np.zeros((4, 4, 4)), (1.0, 1.0, 1.0)), 0.0, hint=hint)
+    check.close("tmtv_ml(case_001's reference)", tmtv_ml(reference.array, reference.spacing),
+                metrics.volume_ml(reference.array, reference.spacing), hint=hint)
+print(f"TMTV of case_001 = {metrics.volume_ml(reference.array, reference.spacing):.2f} ml")
 
 # %% [markdown]
 # ## 3. Two classic segmentations
@@ -361,15 +373,28 @@ def lesion_counts(pred, ref):
 
 
 # %%
-for method in METHODS:
-    for path in sorted((OUT / "labels").glob("*.nii.gz")):
-        ref = io.load(path).array
-        pred = io.load(OUT / f"pred_{method}" / path.name).array
-        expected = metrics.lesion_detection(pred, ref, SPACING)
-        assert tuple(lesion_counts(pred, ref)) == (expected.tp, expected.fn, expected.fp), (method, path.name)
-        # scikit-image's labelling (connectivity 3 = 26 neighbours) counts the same components
-        assert skimage_label(ref, connectivity=3).max() == expected.n_ref
-print("Exercise 2: your lesion counts equal labtools' lesion_detection on every case")
+# By hand: two reference lesions that touch only at a corner (one lesion with full connectivity),
+# one reference lesion far away that is missed, and one predicted blob that touches nothing.
+toy_ref, toy_pred = np.zeros((9, 9, 9), bool), np.zeros((9, 9, 9), bool)
+toy_ref[1:3, 1:3, 1:3] = toy_ref[3:5, 3:5, 3:5] = True      # corner to corner: 26-connected
+toy_ref[7, 7, 7] = True                                       # missed
+toy_pred[1:3, 1:3, 1:3] = True                                # finds the first lesion
+toy_pred[7, 1, 1] = True                                      # a false positive
+with exercises.check(2, "TP, FN and FP lesions") as check:
+    hint = ("components come from ndimage.label(mask, np.ones((3, 3, 3))) (26 neighbours); a reference "
+            "component is found if any of its voxels is predicted; return the tuple (tp, fn, fp) in that order.")
+    check.equal("lesion_counts(a 9×9×9 example worked out by hand)", tuple(lesion_counts(toy_pred, toy_ref)),
+                (1, 1, 1), hint=hint)
+    for method in METHODS:
+        for path in sorted((OUT / "labels").glob("*.nii.gz")):
+            ref = io.load(path).array
+            pred = io.load(OUT / f"pred_{method}" / path.name).array
+            expected = metrics.lesion_detection(pred, ref, SPACING)
+            # scikit-image's labelling (connectivity 3 = 26 neighbours) counts the same components
+            assert skimage_label(ref, connectivity=3).max() == expected.n_ref
+            check.equal(f"lesion_counts(pred_{method}/{path.name}, labels/{path.name})",
+                        tuple(lesion_counts(pred, ref)), (expected.tp, expected.fn, expected.fp), hint=hint)
+print("your lesion counts equal labtools' lesion_detection on every case")
 
 # %% [markdown]
 # ## 9. Which method is better?
@@ -391,9 +416,21 @@ def better_method(tables):
 
 # %%
 medians = {name: float(np.median([r["dice"] for r in rows[name]])) for name in METHODS}
-assert better_method(tables) == max(medians, key=medians.get)
-assert better_method({"a": pd.DataFrame({"dice": [0.1, 0.9, 0.8]}), "b": pd.DataFrame({"dice": [0.7, 0.7, 0.2]})}) == "a"
-print(f"Exercise 3: median Dice {({k: round(v, 3) for k, v in medians.items()})} -> {better_method(tables)}")
+# Made-up tables where the mean and the median disagree (a: one failed case pulls its mean down),
+# and where the best mean Hausdorff points the other way too.
+skewed = {"a": pd.DataFrame({"dice": [0.0, 0.8, 0.85, 0.9], "hausdorff": [np.inf, 9.0, 8.0, 7.0]}),
+          "b": pd.DataFrame({"dice": [0.7, 0.72, 0.75, 0.6], "hausdorff": [5.0, 6.0, 5.5, 6.5]})}
+three = {"x": pd.DataFrame({"dice": [0.5, 0.6, 0.9]}), "y": pd.DataFrame({"dice": [0.55, 0.65, 0.7]}),
+         "z": pd.DataFrame({"dice": [0.2, 0.62, 0.95]})}
+with exercises.check(3, "pick the better method") as check:
+    hint = "compute the median of each table's 'dice' column (frame['dice'].median()) and return the name of the largest."
+    check.equal("better_method(a: Dice 0, 0.8, 0.85, 0.9; b: Dice 0.7, 0.72, 0.75, 0.6)", better_method(skewed), "a",
+                hint=hint, mistakes={"the mean instead of the median": "b"})
+    check.equal("better_method(three methods x, y, z)", better_method(three), "y",
+                hint=hint, mistakes={"the mean instead of the median": "x"})
+    check.equal("better_method(the two thresholds' tables)", better_method(tables), max(medians, key=medians.get),
+                hint=hint)
+print(f"median Dice {({k: round(v, 3) for k, v in medians.items()})} -> {max(medians, key=medians.get)}")
 
 # %% [markdown]
 # **Questions.** (a) Does the method with the better median Dice also have the smaller TMTV bias
@@ -429,3 +466,6 @@ print(f"Exercise 3: median Dice {({k: round(v, 3) for k, v in medians.items()})}
 #
 # The CSV files in `labtools-output/06-evaluation-lab/` open in any spreadsheet. Replace
 # `pred_41pct/` by your own network's predictions (lesson 05) and rerun section 4.
+
+# %%
+exercises.report()

@@ -14,13 +14,14 @@ LESSONS = Path(__file__).resolve().parents[2] / "course" / "lessons"
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
-    """(base URL, token, browser): the lessons served from a scratch copy."""
+    """(base URL, token, browser): the lessons, and their student versions in student/, served from a scratch copy."""
     from playwright.sync_api import sync_playwright
 
     root = tmp_path_factory.mktemp("lab") / "root"
     root.mkdir()
     for lesson in LESSONS.glob("*.ipynb"):
         shutil.copy(lesson, root / lesson.name)
+    shutil.copytree(LESSONS.parent / "student", root / "student")   # as students get them
     with jupyterlab(root, env={"LABTOOLS_QUICK": "1"}) as (base, token), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         yield base, token, browser

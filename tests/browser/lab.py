@@ -119,6 +119,20 @@ ALL_CELLS_RAN = """() => {
   const kernel = panel.sessionContext.session.kernel;
   return code.every(cell => cell.model.executionCount !== null) && kernel.status === 'idle';
 }"""
+RAN_OR_STOPPED = """() => {
+  const panel = window.__notebook;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  if (!kernel || kernel.status !== 'idle') return false;
+  const code = panel.content.widgets.filter(cell => cell.model.type === 'code');
+  const failed = code.some(cell => cell.model.outputs.toJSON().some(o => o.output_type === 'error'));
+  return failed || code.every(cell => cell.model.executionCount !== null);
+}"""
+LAST_CELL_TEXT = """() => {
+  const code = window.__notebook.content.widgets.filter(cell => cell.model.type === 'code');
+  const last = code[code.length - 1];
+  return { ran: last.model.executionCount !== null,
+           text: last.model.outputs.toJSON().map(o => o.text || '').join('') };
+}"""
 ERRORS = """() => window.__notebook.content.widgets
   .filter(cell => cell.model.type === 'code')
   .flatMap(cell => cell.model.outputs.toJSON())
@@ -137,8 +151,12 @@ KERNEL_PRINT = """async (code) => {
 }"""
 
 
-def open_and_run(browser, base: str, token: str, notebook: str):
-    """A new page with `notebook` open in JupyterLab and all its cells run: (page, its RequestLog)."""
+def open_and_run(browser, base: str, token: str, notebook: str, *, until: str = ALL_CELLS_RAN):
+    """A new page with `notebook` open in JupyterLab and all its cells run: (page, its RequestLog).
+
+    Waits until `until` holds: every code cell ran (the default), or, with
+    ``RAN_OR_STOPPED``, also until Run All stopped at a cell that failed.
+    """
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     requests = RequestLog()
     page.route("**/*", requests.route)
@@ -150,8 +168,14 @@ def open_and_run(browser, base: str, token: str, notebook: str):
     page.wait_for_function(KERNEL_IDLE, timeout=90_000)
     page.evaluate("window.jupyterapp.shell.activateById(window.__notebook.id)")
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(ALL_CELLS_RAN, timeout=240_000, polling=500)
+    page.wait_for_function(until, timeout=240_000, polling=500)
     return page, requests
+
+
+def shut_down(page) -> None:
+    """Stop the notebook's kernel (closing the page would leave it running) and close the page."""
+    page.evaluate("window.__notebook.sessionContext.shutdown()")
+    page.close()
 
 
 def kernel_print(page, code: str) -> str:
