@@ -10,7 +10,7 @@ import numpy as np
 
 from labtools.io.image import Image
 
-__all__ = ["plot_planes", "label_colormap", "show_labels", "label_legend"]
+__all__ = ["plot_planes", "label_colormap", "show_labels", "label_legend", "plot_reliability"]
 
 
 def label_colormap(n_labels: int, classes=None):
@@ -190,3 +190,42 @@ def label_legend(ax, names: dict, present=None, *, cmap=None, background: int = 
     if handles:
         options = {"loc": "lower right", "fontsize": 7, "framealpha": 0.6, **legend_options}
         ax.legend(handles=handles, **options)
+
+
+def plot_reliability(ax, curve, *, label: str | None = None, histogram: bool = True):
+    """Draw a reliability diagram: observed foreground frequency against predicted probability.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    curve : labtools.metrics.ReliabilityCurve
+        From :func:`labtools.metrics.reliability_curve`.
+    label : str, optional
+        Legend entry of the curve (e.g. the model's name and its ECE).
+    histogram : bool
+        Shade the share of voxels in each bin behind the curve.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from labtools import metrics
+    >>> curve = metrics.reliability_curve(np.array([[0.1, 0.15, 0.9, 0.85]]), np.array([[0, 1, 1, 1]]), n_bins=2)
+    >>> fig, ax = plt.subplots()
+    >>> plot_reliability(ax, curve, label="forest")
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['perfectly calibrated', 'forest']
+    >>> plt.close(fig)
+    """
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
+    ax.plot(curve.confidence, curve.frequency, "o-", label=label or "model")
+    if histogram:
+        widths = np.diff(curve.edges)
+        shares = np.zeros(len(widths))
+        index = np.clip(np.searchsorted(curve.edges[1:-1], curve.confidence, side="left"), 0, len(widths) - 1)
+        shares[index] = curve.count / curve.count.sum()
+        ax.bar(curve.edges[:-1], shares, width=widths, align="edge", color="0.85", zorder=0,
+               label="share of voxels")
+    ax.set(xlabel="predicted probability", ylabel="observed foreground frequency", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=8, loc="upper left")

@@ -1,4 +1,4 @@
-"""Segmentation metrics: overlap, boundary distance (mm), lesion-wise, and evaluate().
+"""Segmentation metrics: overlap, rates and agreement, boundary distance (mm), lesion-wise, and evaluate().
 
 numpy in, floats (or dicts) out; 2D and 3D; ``spacing=`` wherever distances or
 volumes appear. Conventions, including the empty-mask policy and how each
@@ -14,6 +14,15 @@ Examples
 (0.875, 1.0)
 """
 
+from labtools.metrics.calibration import (
+    ReliabilityCurve,
+    auroc,
+    average_precision,
+    brier_score,
+    expected_calibration_error,
+    log_score,
+    reliability_curve,
+)
 from labtools.metrics.evaluate import METRIC_NAMES, evaluate
 from labtools.metrics.lesions import FROC, LesionReport, froc, lesion_detection, volume_ml
 from labtools.metrics.overlap import (
@@ -29,12 +38,51 @@ from labtools.metrics.overlap import (
     specificity,
     volume_similarity,
 )
-from labtools.metrics.surface import SurfaceDistances, assd, hausdorff, hd95, nsd, surface_distances
+from labtools.metrics.rates import (
+    RATE_NAMES,
+    absolute_volume_difference_ratio,
+    balanced_accuracy,
+    cohens_kappa,
+    false_discovery_rate,
+    false_negative_rate,
+    false_omission_rate,
+    false_positive_rate,
+    fbeta,
+    fowlkes_mallows,
+    informedness,
+    markedness,
+    matthews_correlation,
+    negative_predictive_value,
+    net_benefit,
+    normalised_expected_cost,
+    positive_likelihood_ratio,
+    prevalence_threshold,
+    rate_scores,
+    youden_index,
+)
+from labtools.metrics.surface import (
+    SurfaceDistances,
+    assd,
+    average_surface_distance,
+    directed_hausdorff,
+    hausdorff,
+    hd95,
+    nsd,
+    surface_distances,
+)
 
 __all__ = [
     "Confusion", "confusion_matrix", "overlap_scores", "accuracy", "precision", "recall",
     "specificity", "f1", "dice", "iou", "volume_similarity",
-    "SurfaceDistances", "surface_distances", "hausdorff", "hd95", "assd", "nsd",
+    "rate_scores", "RATE_NAMES", "false_positive_rate", "false_negative_rate", "false_discovery_rate",
+    "false_omission_rate", "negative_predictive_value", "prevalence_threshold", "balanced_accuracy",
+    "matthews_correlation", "fowlkes_mallows", "informedness", "youden_index", "markedness", "fbeta",
+    "cohens_kappa", "positive_likelihood_ratio", "normalised_expected_cost", "net_benefit",
+    "absolute_volume_difference_ratio",
+    "SurfaceDistances", "surface_distances", "hausdorff", "hd95", "assd", "nsd", "directed_hausdorff",
+    "average_surface_distance",
+    "brier_score", "log_score", "expected_calibration_error", "ReliabilityCurve", "reliability_curve",
+    "auroc", "average_precision",
     "LesionReport", "lesion_detection", "volume_ml", "FROC", "froc",
     "evaluate", "METRIC_NAMES", "batch",
 ]

@@ -1,4 +1,4 @@
-"""Boundary-distance metrics in mm: Hausdorff, HD95, ASSD and normalised surface Dice.
+"""Boundary-distance metrics in mm: Hausdorff (symmetric, directed), HD95, ASSD, ASD and NSD.
 
 Every metric here derives from one :class:`SurfaceDistances` computation:
 
@@ -28,7 +28,8 @@ from labtools.metrics._checks import as_binary_pair, as_spacing, per_label
 from labtools.metrics._crop import crop_to_union
 from labtools.metrics._surfels import CODE_WEIGHTS, surfel_measure_table
 
-__all__ = ["SurfaceDistances", "surface_distances", "hausdorff", "hd95", "assd", "nsd"]
+__all__ = ["SurfaceDistances", "surface_distances", "hausdorff", "hd95", "assd", "nsd",
+           "directed_hausdorff", "average_surface_distance"]
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,55 @@ def assd(pred=None, ref=None, spacing=None, *, mode: str = "pooled", empty_value
     if mode == "mean_of_means":
         return float((d.voxel_pred_to_ref.mean() + d.voxel_ref_to_pred.mean()) / 2)
     return float(np.concatenate([d.voxel_pred_to_ref, d.voxel_ref_to_pred]).mean())
+
+
+@per_label
+def directed_hausdorff(pred=None, ref=None, spacing=None, *, percentile: float = 100,
+                       empty_value: float = np.nan, distances: SurfaceDistances | None = None) -> float:
+    """Directed Hausdorff distance h(pred → ref) in mm: how far the prediction's surface strays.
+
+    The largest (or `percentile`-th) distance from a boundary voxel of `pred`
+    to the nearest boundary voxel of `ref`; the symmetric :func:`hausdorff` is
+    the larger of the two directions. Equals
+    ``monai.metrics.compute_hausdorff_distance(..., directed=True)``. Swap the
+    arguments for h(ref → pred), how much of the reference was missed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> big = np.zeros((20, 20), bool); big[4:16, 4:16] = True
+    >>> small = np.zeros_like(big); small[8:12, 8:12] = True
+    >>> directed_hausdorff(small, big), directed_hausdorff(big, small)
+    (4.0, 5.656854249492381)
+    """
+    if not 0 <= percentile <= 100:
+        raise InvalidImageError(f"percentile must be within 0..100, got {percentile}")
+    d = _or_distances(pred, ref, spacing, distances, surfels=False)
+    if d.both_empty or d.one_empty:
+        return _empty_case(d, empty_value)
+    return float(np.percentile(d.voxel_pred_to_ref, percentile))
+
+
+@per_label
+def average_surface_distance(pred=None, ref=None, spacing=None, *, empty_value: float = np.nan,
+                             distances: SurfaceDistances | None = None) -> float:
+    """Average surface distance from `pred` to `ref` in mm (one direction; :func:`assd` is symmetric).
+
+    The mean distance from the boundary voxels of `pred` to the nearest
+    boundary voxel of `ref`: ``monai.metrics.SurfaceDistanceMetric()`` with
+    its default ``symmetric=False``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.zeros((12, 12), bool); a[3:8, 3:8] = True
+    >>> average_surface_distance(a, np.roll(a, 1, axis=1))   # 8 of the 16 boundary pixels are 1 px off
+    0.5
+    """
+    d = _or_distances(pred, ref, spacing, distances, surfels=False)
+    if d.both_empty or d.one_empty:
+        return _empty_case(d, empty_value)
+    return float(d.voxel_pred_to_ref.mean())
 
 
 @per_label

@@ -1,0 +1,62 @@
+"""Directed Hausdorff and the one-way average surface distance against MONAI 1.6.
+
+MONAI's ``compute_hausdorff_distance(directed=True)`` and
+``compute_average_surface_distance(symmetric=False)`` measure from the
+prediction's boundary to the reference's, as labtools does; both directions
+together give the symmetric metrics, which is also checked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from monai.metrics import compute_average_surface_distance, compute_hausdorff_distance
+from scipy import ndimage
+
+from labtools import metrics
+
+
+def _monai(function, pred, ref, spacing, **options) -> float:
+    as_tensor = lambda m: torch.from_numpy(np.asarray(m, np.float32)[None, None])  # noqa: E731
+    return float(function(as_tensor(pred), as_tensor(ref), include_background=True, spacing=spacing,
+                          **options).item())
+
+
+def _cases():
+    rng = np.random.default_rng(11)
+    for shape, spacing in [((40, 36), (0.8, 1.5)), ((24, 20, 16), (1.0, 1.0, 2.5))]:
+        for _ in range(3):
+            ref = ndimage.binary_dilation(rng.random(shape) < 0.01, iterations=3)
+            pred = ndimage.binary_dilation(ref, iterations=1) if rng.random() < 0.5 else ndimage.binary_erosion(ref)
+            pred = pred | (rng.random(shape) < 0.002)                     # a few stray voxels
+            yield pred, ref, spacing
+
+
+@pytest.mark.parametrize("percentile", [100, 95])
+def test_directed_hausdorff_equals_monai_directed(percentile):
+    for pred, ref, spacing in _cases():
+        ours = metrics.directed_hausdorff(pred, ref, spacing, percentile=percentile)
+        theirs = _monai(compute_hausdorff_distance, pred, ref, spacing, directed=True,
+                        percentile=None if percentile == 100 else percentile)
+        assert np.isclose(ours, theirs, rtol=1e-5)
+        both = max(ours, metrics.directed_hausdorff(ref, pred, spacing, percentile=percentile))
+        assert np.isclose(both, metrics.hausdorff(pred, ref, spacing, percentile=percentile))
+
+
+def test_average_surface_distance_equals_monai_one_way():
+    for pred, ref, spacing in _cases():
+        ours = metrics.average_surface_distance(pred, ref, spacing)
+        assert np.isclose(ours, _monai(compute_average_surface_distance, pred, ref, spacing, symmetric=False),
+                          rtol=1e-5)
+        assert ours != metrics.average_surface_distance(ref, pred, spacing)      # it is one direction
+
+
+def test_empty_masks_follow_the_distance_policy():
+    ref = np.zeros((10, 10), bool)
+    ref[3:6, 3:6] = True
+    empty = np.zeros_like(ref)
+    assert metrics.directed_hausdorff(empty, ref) == np.inf
+    assert metrics.average_surface_distance(ref, empty) == np.inf
+    assert np.isnan(metrics.directed_hausdorff(empty, empty))
+    assert metrics.average_surface_distance(empty, empty, empty_value=0.0) == 0.0
