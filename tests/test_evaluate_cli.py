@@ -144,3 +144,40 @@ def test_grid_mismatch_names_prediction_and_reference(tmp_path):
     assert f"reference {tmp_path / 'r' / 'c.nii.gz'}" in row["error"]
     assert f"prediction {tmp_path / 'p' / 'c.nii.gz'}" in row["error"]
     assert "Resample the prediction onto the reference grid" in row["error"]
+
+
+def test_metrics_option_selects_columns_and_all_adds_the_rates(folders, tmp_path, capsys):
+    from sklearn.metrics import matthews_corrcoef
+
+    pred_dir, ref_dir = folders
+    out = tmp_path / "chosen.csv"
+    assert main(["evaluate", str(pred_dir), str(ref_dir), "--metrics", "dice,matthews_correlation,hd95",
+                 "--out", str(out), "--quiet"]) == 0
+    rows = _read(out)
+    assert list(rows[0]) == ["case", "label", "error", "diagonal_mm", "dice", "matthews_correlation", "hd95"]
+    pred, ref = _case(0)
+    assert float(rows[0]["matthews_correlation"]) == pytest.approx(
+        matthews_corrcoef((ref == 1).ravel(), (pred == 1).ravel()))
+    assert "matthews_correlation" in capsys.readouterr().out          # the report shows what was asked
+    assert {s["metric"] for s in _read(tmp_path / "chosen_summary.csv")} == {"dice", "matthews_correlation", "hd95"}
+    main(["evaluate", str(pred_dir), str(ref_dir), "--metrics", "all", "--out", str(out), "--quiet"])
+    assert set(_read(out)[0]) >= set(metrics.AVAILABLE_METRICS)
+
+
+def test_an_unknown_metric_is_named_with_the_choices(folders, tmp_path, capsys):
+    pred_dir, ref_dir = folders
+    assert main(["evaluate", str(pred_dir), str(ref_dir), "--metrics", "dice,dsc", "--out",
+                 str(tmp_path / "x.csv"), "--quiet"]) != 0
+    assert "unknown metric(s) ['dsc']" in capsys.readouterr().err
+
+
+def test_evaluate_computes_only_what_was_asked(monkeypatch):
+    import importlib
+
+    module = importlib.import_module("labtools.metrics.evaluate")   # the module, not the function
+    pred, ref = _case(1)
+    def refuse(*args, **kwargs):
+        raise AssertionError("no distances were asked for")
+    monkeypatch.setattr(module, "surface_distances", refuse)
+    scores = metrics.evaluate(pred == 1, ref == 1, metrics=["dice", "cohens_kappa"])
+    assert list(scores) == ["dice", "cohens_kappa"]

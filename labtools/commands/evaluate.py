@@ -24,6 +24,10 @@ def add_arguments(parser) -> None:
                         help="classes to evaluate (default: every non-zero value found)")
     parser.add_argument("--tolerance", type=float, default=1.0, metavar="MM",
                         help="NSD tolerance in mm (default 1)")
+    parser.add_argument("--metrics", default=None, metavar="dice,hd95,...|all",
+                        help="which metrics (default: overlap, distances, volumes, lesion counts); "
+                             "'all' adds the rates (MCC, kappa, ...) and directed distances; "
+                             "names: python -c 'import labtools.metrics as m; print(m.AVAILABLE_METRICS)'")
     parser.add_argument("--inf-policy", default="diagonal", metavar="diagonal|exclude|VALUE",
                         help="what the summary does with infinite distances (one mask empty): "
                              "replace by the image diagonal (default), leave out, or a number")
@@ -39,6 +43,10 @@ def run(args) -> int:
 
     spacing = "auto" if args.spacing == "auto" else _numbers(args.spacing, float, "--spacing")
     labels = None if args.labels is None else _numbers(args.labels, int, "--labels")
+    from labtools.metrics.evaluate import selected_metrics
+
+    chosen = None if args.metrics is None else selected_metrics(
+        "all" if args.metrics == "all" else args.metrics.split(","))
     inf_policy = args.inf_policy
     if inf_policy not in ("diagonal", "exclude"):
         try:
@@ -54,13 +62,13 @@ def run(args) -> int:
     if not pairs:
         raise InvalidImageError(f"no files with the same name in {args.pred} and {args.ref}")
     rows = evaluate_files(pairs, spacing=spacing, labels=labels, tolerance=args.tolerance,
-                          progress=not args.quiet)
+                          progress=not args.quiet, metrics=chosen)
     summary = summarize(rows, inf_policy=inf_policy)
     out = Path(args.out)
     write_csv(out, rows)
     summary_path = out.with_name(out.stem + "_summary.csv")
     write_csv(summary_path, summary)
-    _print_report(rows, summary, out, summary_path)
+    _print_report(rows, summary, out, summary_path, chosen)
     return 1 if any(r["error"] for r in rows) else 0
 
 
@@ -73,13 +81,13 @@ def _numbers(text: str, kind, option: str) -> list:
         raise InvalidImageError(f"{option} expects comma-separated numbers, got {text!r}") from None
 
 
-def _print_report(rows, summary, out: Path, summary_path: Path) -> None:
+def _print_report(rows, summary, out: Path, summary_path: Path, chosen=None) -> None:
     failed = [r for r in rows if r["error"]]
     cases = {r["case"] for r in rows}
     print(f"{len(cases)} cases, {len(failed)} failed; per case: {out}; summary: {summary_path}")
     for row in failed:
         print(f"  failed {row['case']}: {row['error']}")
-    shown = ("dice", "hd95", "assd", "nsd", "volume_ref_ml", "volume_pred_ml")
+    shown = chosen or ("dice", "hd95", "assd", "nsd", "volume_ref_ml", "volume_pred_ml")
     print(f"{'label':>5} {'metric':<15}{'mean':>10}{'std':>10}{'median':>10}{'n':>5}"
           f"{'both empty':>12}{'one empty':>11}")
     for item in summary:

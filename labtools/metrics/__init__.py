@@ -23,7 +23,7 @@ from labtools.metrics.calibration import (
     log_score,
     reliability_curve,
 )
-from labtools.metrics.evaluate import METRIC_NAMES, evaluate
+from labtools.metrics.evaluate import AVAILABLE_METRICS, METRIC_NAMES, evaluate
 from labtools.metrics.lesions import FROC, LesionReport, froc, lesion_detection, volume_ml
 from labtools.metrics.overlap import (
     Confusion,
@@ -84,7 +84,7 @@ __all__ = [
     "brier_score", "log_score", "expected_calibration_error", "ReliabilityCurve", "reliability_curve",
     "auroc", "average_precision",
     "LesionReport", "lesion_detection", "volume_ml", "FROC", "froc",
-    "evaluate", "METRIC_NAMES", "batch",
+    "evaluate", "METRIC_NAMES", "AVAILABLE_METRICS", "batch",
 ]
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from labtools.errors import LabtoolsError, MissingFileError
 from labtools.io import SUPPORTED_SUFFIXES, check_pair, file_format, load
-from labtools.metrics.evaluate import METRIC_NAMES, evaluate
+from labtools.metrics.evaluate import AVAILABLE_METRICS, evaluate
 
 __all__ = ["pair_files", "evaluate_files", "summarize", "present_labels", "write_csv", "DISTANCE_METRICS"]
 
@@ -60,7 +60,7 @@ def _case_name(path: Path) -> str:
 
 
 def evaluate_files(pairs, *, spacing="auto", labels=None, tolerance: float = 1.0,
-                   progress: bool = True) -> list[dict]:
+                   progress: bool = True, metrics=None) -> list[dict]:
     """Evaluate each ``(case, pred path, ref path)``; one row per case and label.
 
     Parameters
@@ -75,6 +75,8 @@ def evaluate_files(pairs, *, spacing="auto", labels=None, tolerance: float = 1.0
         NSD tolerance in mm.
     progress : bool
         Show a progress bar.
+    metrics : sequence of str, optional
+        Which metrics (see :func:`labtools.metrics.evaluate`); default its defaults.
 
     Returns
     -------
@@ -88,19 +90,20 @@ def evaluate_files(pairs, *, spacing="auto", labels=None, tolerance: float = 1.0
     rows = []
     for case, pred_path, ref_path in tqdm(pairs, desc="evaluate", unit="case", disable=not progress):
         try:
-            rows += _evaluate_case(case, pred_path, ref_path, spacing, labels, tolerance)
+            rows += _evaluate_case(case, pred_path, ref_path, spacing, labels, tolerance, metrics)
         except LabtoolsError as err:
             rows.append({"case": case, "label": "", "error": str(err)})
     return rows
 
 
-def _evaluate_case(case, pred_path, ref_path, spacing, labels, tolerance) -> list[dict]:
+def _evaluate_case(case, pred_path, ref_path, spacing, labels, tolerance, metrics=None) -> list[dict]:
     pred, ref = load(pred_path), load(ref_path)
     check_pair(ref, pred, roles=("reference", "prediction"))  # same grid: shape and affine
     case_spacing = ref.spacing if spacing == "auto" else spacing
     if labels is None:
         labels = present_labels(pred.array, ref.array)
-    results = evaluate(pred.array, ref.array, spacing=case_spacing, labels=labels, tolerance=tolerance)
+    results = evaluate(pred.array, ref.array, spacing=case_spacing, labels=labels, tolerance=tolerance,
+                       metrics=metrics)
     diagonal = float(np.linalg.norm(np.array(ref.spatial_shape) * np.array(case_spacing)))
     return [{"case": case, "label": label, "error": "", "diagonal_mm": diagonal, **scores}
             for label, scores in results.items()]
@@ -129,7 +132,7 @@ def summarize(rows: list[dict], *, inf_policy: str | float = "diagonal") -> list
     summary = []
     for label in sorted({r["label"] for r in good}, key=str):
         label_rows = [r for r in good if r["label"] == label]
-        for metric in [m for m in METRIC_NAMES if m in label_rows[0]]:
+        for metric in [m for m in AVAILABLE_METRICS if m in label_rows[0]]:
             values, both_empty, one_empty = [], 0, 0
             for row in label_rows:
                 value = float(row[metric])
