@@ -114,8 +114,23 @@ def surface_distances(pred, ref, spacing=None, *, surfels: bool = True,
 
 
 def _voxel_surface(mask: np.ndarray) -> np.ndarray:
-    """The mask's boundary voxels: mask minus its erosion (face connectivity)."""
-    return mask & ~ndi.binary_erosion(mask)
+    """The mask's boundary voxels: mask minus its erosion (face connectivity), voxels on the
+    array's border counting as boundary (scipy's ``binary_erosion`` with ``border_value=0``).
+
+    Written with shifted slices: 3-4 times faster than ``ndi.binary_erosion`` on these sizes.
+    """
+    inside = mask.copy()
+    for axis in range(mask.ndim):
+        front = [slice(None)] * mask.ndim
+        back = [slice(None)] * mask.ndim
+        front[axis], back[axis] = slice(1, None), slice(None, -1)
+        inside[tuple(front)] &= mask[tuple(back)]      # the neighbour before is inside too
+        inside[tuple(back)] &= mask[tuple(front)]      # and the one after
+        edge = [slice(None)] * mask.ndim
+        for end in (0, -1):
+            edge[axis] = end
+            inside[tuple(edge)] = False
+    return mask & ~inside
 
 
 def _neighbour_codes(mask: np.ndarray) -> np.ndarray:
@@ -135,21 +150,25 @@ def _directed_distances(surface_a: np.ndarray, surface_b: np.ndarray, scale: np.
 
     Points on both surfaces are 0 away and are not searched: for a good
     prediction that is most of them. Searches stop at `bound` (+inf beyond).
+    Each surface's coordinates are listed once and serve both directions.
     """
-    return (_nearest(surface_a, surface_b, scale, bound),
-            _nearest(surface_b, surface_a, scale, bound))
+    points_a, points_b = np.argwhere(surface_a), np.argwhere(surface_b)
+    shared_a = surface_b[tuple(points_a.T)]            # points of a that are also on b
+    shared_b = surface_a[tuple(points_b.T)]
+    return (_nearest(points_a, shared_a, points_b, scale, bound),
+            _nearest(points_b, shared_b, points_a, scale, bound))
 
 
-def _nearest(surface_a: np.ndarray, surface_b: np.ndarray, scale: np.ndarray, bound: float) -> np.ndarray:
-    distances = np.zeros(np.count_nonzero(surface_a))
-    apart = surface_a & ~surface_b
+def _nearest(points: np.ndarray, shared: np.ndarray, targets: np.ndarray, scale: np.ndarray,
+             bound: float) -> np.ndarray:
+    distances = np.zeros(len(points))
+    apart = ~shared
     if apart.any():
         # Unbalanced trees build twice as fast and query as fast on surface point clouds.
-        tree = cKDTree(np.argwhere(surface_b) * scale, balanced_tree=False, compact_nodes=False)
+        tree = cKDTree(targets * scale, balanced_tree=False, compact_nodes=False)
         # A small margin keeps points at exactly `bound` inside the search.
-        found = tree.query(np.argwhere(apart) * scale, workers=-1,
-                           distance_upper_bound=bound * (1 + 1e-9) + 1e-12)[0]
-        distances[apart[surface_a]] = found
+        distances[apart] = tree.query(points[apart] * scale, workers=-1,
+                                      distance_upper_bound=bound * (1 + 1e-9) + 1e-12)[0]
     return distances
 
 
