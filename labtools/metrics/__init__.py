@@ -1,4 +1,5 @@
-"""Segmentation metrics: overlap, rates and agreement, boundary distance (mm), lesion-wise, and evaluate().
+"""Segmentation metrics: overlap, rates, boundary distance (mm), shape and topology, calibration,
+lesion-wise, and evaluate().
 
 numpy in, floats (or dicts) out; 2D and 3D; ``spacing=`` wherever distances or
 volumes appear. Conventions, including the empty-mask policy and how each
@@ -60,6 +61,13 @@ from labtools.metrics.rates import (
     rate_scores,
     youden_index,
 )
+from labtools.metrics.shape import (
+    betti_errors,
+    betti_numbers,
+    boundary_iou,
+    centre_of_mass_distance,
+    centreline_dice,
+)
 from labtools.metrics.surface import (
     SurfaceDistances,
     assd,
@@ -83,6 +91,7 @@ __all__ = [
     "average_surface_distance",
     "brier_score", "log_score", "expected_calibration_error", "ReliabilityCurve", "reliability_curve",
     "auroc", "average_precision",
+    "centre_of_mass_distance", "boundary_iou", "centreline_dice", "betti_numbers", "betti_errors",
     "LesionReport", "lesion_detection", "volume_ml", "FROC", "froc",
     "evaluate", "METRIC_NAMES", "AVAILABLE_METRICS", "batch",
 ]
