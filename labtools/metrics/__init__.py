@@ -61,6 +61,7 @@ from labtools.metrics.rates import (
     rate_scores,
     youden_index,
 )
+from labtools.metrics.reduction import REDUCTIONS, Reduced, reduce_metric
 from labtools.metrics.shape import (
     betti_errors,
     betti_numbers,
@@ -93,7 +94,7 @@ __all__ = [
     "auroc", "average_precision",
     "centre_of_mass_distance", "boundary_iou", "centreline_dice", "betti_numbers", "betti_errors",
     "LesionReport", "lesion_detection", "volume_ml", "FROC", "froc",
-    "evaluate", "METRIC_NAMES", "AVAILABLE_METRICS", "batch",
+    "evaluate", "METRIC_NAMES", "AVAILABLE_METRICS", "batch", "reduce_metric", "Reduced", "REDUCTIONS",
 ]
 
 
