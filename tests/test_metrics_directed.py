@@ -1,4 +1,4 @@
-"""Directed Hausdorff and the one-way average surface distance against MONAI 1.6.
+"""Directed Hausdorff, the one-way average surface distance, taxicab and chessboard distances against MONAI 1.6.
 
 MONAI's ``compute_hausdorff_distance(directed=True)`` and
 ``compute_average_surface_distance(symmetric=False)`` measure from the
@@ -15,6 +15,7 @@ from monai.metrics import compute_average_surface_distance, compute_hausdorff_di
 from scipy import ndimage
 
 from labtools import metrics
+from labtools.errors import ParameterError
 
 
 def _monai(function, pred, ref, spacing, **options) -> float:
@@ -60,3 +61,25 @@ def test_empty_masks_follow_the_distance_policy():
     assert metrics.average_surface_distance(ref, empty) == np.inf
     assert np.isnan(metrics.directed_hausdorff(empty, empty))
     assert metrics.average_surface_distance(empty, empty, empty_value=0.0) == 0.0
+
+
+@pytest.mark.parametrize("distance_metric", ["taxicab", "chessboard"])
+def test_taxicab_and_chessboard_equal_monai_in_voxels_and_scale_with_spacing(distance_metric):
+    for pred, ref, spacing in _cases():
+        for percentile in (None, 95):
+            ours = metrics.hausdorff(pred, ref, percentile=percentile or 100, distance_metric=distance_metric)
+            theirs = _monai(compute_hausdorff_distance, pred, ref, None, percentile=percentile,
+                            distance_metric=distance_metric)
+            assert np.isclose(ours, theirs, rtol=1e-5)
+        assert np.isclose(metrics.assd(pred, ref, distance_metric=distance_metric),
+                          _monai(compute_average_surface_distance, pred, ref, None, symmetric=True,
+                                 distance_metric=distance_metric), rtol=1e-5)
+    # In mm: a shift of 2 voxels along an axis of 2.5 mm and 1 voxel along one of 1 mm.
+    a = np.zeros((12, 12, 12), bool)
+    a[3:7, 3:7, 3:7] = True
+    b = np.roll(a, (1, 2), axis=(0, 2))
+    expected = {"taxicab": 1.0 + 2 * 2.5, "chessboard": 2 * 2.5, "euclidean": np.hypot(1.0, 5.0)}
+    for name, value in expected.items():
+        assert metrics.directed_hausdorff(b, a, (1.0, 1.0, 2.5), distance_metric=name) == pytest.approx(value)
+    with pytest.raises(ParameterError, match="distance_metric"):
+        metrics.hausdorff(a, b, distance_metric="manhattan")

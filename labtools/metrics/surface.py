@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
-from labtools.errors import InvalidImageError
+from labtools.errors import InvalidImageError, ParameterError
 from labtools.metrics._checks import as_binary_pair, as_spacing, per_label
 from labtools.metrics._crop import crop_to_union
 from labtools.metrics._surfels import CODE_WEIGHTS, surfel_measure_table
@@ -41,6 +41,7 @@ class SurfaceDistances:
     element, with its area in ``surfel_area_*`` (mm^2 in 3D, mm in 2D);
     surfel distances are exact up to ``surfel_bound`` mm and +inf beyond, which
     is all that :func:`nsd` at a tolerance <= ``surfel_bound`` needs.
+    ``distance_metric``: how the voxel distances were measured (surfels are always Euclidean).
     """
 
     pred_empty: bool
@@ -52,6 +53,7 @@ class SurfaceDistances:
     surfel_area_pred: np.ndarray
     surfel_area_ref: np.ndarray
     surfel_bound: float = np.inf
+    distance_metric: str = "euclidean"
 
     @property
     def both_empty(self) -> bool:
@@ -62,8 +64,11 @@ class SurfaceDistances:
         return self.pred_empty != self.ref_empty
 
 
+_NORMS = {"euclidean": 2, "taxicab": 1, "chessboard": np.inf}
+
+
 def surface_distances(pred, ref, spacing=None, *, surfels: bool = True,
-                      surfel_bound: float = np.inf) -> SurfaceDistances:
+                      surfel_bound: float = np.inf, distance_metric: str = "euclidean") -> SurfaceDistances:
     """Compute the directed distances that every boundary metric derives from.
 
     Parameters
@@ -78,6 +83,10 @@ def surface_distances(pred, ref, spacing=None, *, surfels: bool = True,
     surfel_bound : float
         Largest NSD tolerance (mm) the result will serve; surfel searches stop
         there, which is much faster than exact distances.
+    distance_metric : {"euclidean", "taxicab", "chessboard"}
+        How the voxel distances are measured, in mm: straight line, sum of the
+        axis steps, or the largest axis step (MONAI's ``distance_metric``; MONAI
+        ignores the spacing for the last two, labtools scales each axis by it).
 
     Returns
     -------
@@ -92,17 +101,20 @@ def surface_distances(pred, ref, spacing=None, *, surfels: bool = True,
     >>> float(d.voxel_pred_to_ref.max())  # shifted by 2 rows of 0.5 mm
     1.0
     """
+    if distance_metric not in _NORMS:
+        raise ParameterError(f"distance_metric must be one of {', '.join(_NORMS)}, got {distance_metric!r}")
     pred, ref = as_binary_pair(pred, ref)
     spacing = as_spacing(spacing, pred.ndim)
     empty = np.empty(0)
     pred_empty, ref_empty = not pred.any(), not ref.any()
     if pred_empty or ref_empty:
-        return SurfaceDistances(pred_empty, ref_empty, empty, empty, empty, empty, empty, empty)
+        return SurfaceDistances(pred_empty, ref_empty, empty, empty, empty, empty, empty, empty,
+                                distance_metric=distance_metric)
     pred, ref = crop_to_union(pred, ref)
     scale = np.asarray(spacing)
-    voxel = _directed_distances(_voxel_surface(pred), _voxel_surface(ref), scale)
+    voxel = _directed_distances(_voxel_surface(pred), _voxel_surface(ref), scale, norm=_NORMS[distance_metric])
     if not surfels:
-        return SurfaceDistances(False, False, *voxel, empty, empty, empty, empty)
+        return SurfaceDistances(False, False, *voxel, empty, empty, empty, empty, distance_metric=distance_metric)
     table = surfel_measure_table(spacing)
     codes_pred, codes_ref = _neighbour_codes(pred), _neighbour_codes(ref)
     full = CODE_WEIGHTS[pred.ndim].sum()
@@ -110,7 +122,7 @@ def surface_distances(pred, ref, spacing=None, *, surfels: bool = True,
     on_ref = (codes_ref != 0) & (codes_ref != full)
     surfel = _directed_distances(on_pred, on_ref, scale, bound=surfel_bound)
     return SurfaceDistances(False, False, *voxel, *surfel, table[codes_pred[on_pred]],
-                            table[codes_ref[on_ref]], surfel_bound)
+                            table[codes_ref[on_ref]], surfel_bound, distance_metric)
 
 
 def _voxel_surface(mask: np.ndarray) -> np.ndarray:
@@ -145,7 +157,7 @@ def _neighbour_codes(mask: np.ndarray) -> np.ndarray:
 
 
 def _directed_distances(surface_a: np.ndarray, surface_b: np.ndarray, scale: np.ndarray,
-                        bound: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+                        bound: float = np.inf, norm: float = 2) -> tuple[np.ndarray, np.ndarray]:
     """Distances (mm) from each point of surface a to the nearest of b, and from b to a.
 
     Points on both surfaces are 0 away and are not searched: for a good
@@ -155,19 +167,19 @@ def _directed_distances(surface_a: np.ndarray, surface_b: np.ndarray, scale: np.
     points_a, points_b = np.argwhere(surface_a), np.argwhere(surface_b)
     shared_a = surface_b[tuple(points_a.T)]            # points of a that are also on b
     shared_b = surface_a[tuple(points_b.T)]
-    return (_nearest(points_a, shared_a, points_b, scale, bound),
-            _nearest(points_b, shared_b, points_a, scale, bound))
+    return (_nearest(points_a, shared_a, points_b, scale, bound, norm),
+            _nearest(points_b, shared_b, points_a, scale, bound, norm))
 
 
 def _nearest(points: np.ndarray, shared: np.ndarray, targets: np.ndarray, scale: np.ndarray,
-             bound: float) -> np.ndarray:
+             bound: float, norm: float = 2) -> np.ndarray:
     distances = np.zeros(len(points))
     apart = ~shared
     if apart.any():
         # Unbalanced trees build twice as fast and query as fast on surface point clouds.
         tree = cKDTree(targets * scale, balanced_tree=False, compact_nodes=False)
         # A small margin keeps points at exactly `bound` inside the search.
-        distances[apart] = tree.query(points[apart] * scale, workers=-1,
+        distances[apart] = tree.query(points[apart] * scale, workers=-1, p=norm,
                                       distance_upper_bound=bound * (1 + 1e-9) + 1e-12)[0]
     return distances
 
@@ -182,15 +194,20 @@ def _empty_case(d: SurfaceDistances, empty_value: float) -> float:
     return empty_value if d.both_empty else float("inf")
 
 
-def _or_distances(pred, ref, spacing, distances, *, surfels: bool) -> SurfaceDistances:
+def _or_distances(pred, ref, spacing, distances, *, surfels: bool,
+                  distance_metric: str = "euclidean") -> SurfaceDistances:
     if distances is not None:
+        if distances.distance_metric != distance_metric:
+            raise ParameterError(f"these distances are {distances.distance_metric}, not {distance_metric}: "
+                                 f"compute them with surface_distances(..., distance_metric={distance_metric!r})")
         return distances
-    return surface_distances(pred, ref, spacing, surfels=surfels)
+    return surface_distances(pred, ref, spacing, surfels=surfels, distance_metric=distance_metric)
 
 
 @per_label
 def hausdorff(pred=None, ref=None, spacing=None, *, percentile: float = 100, mode: str = "max",
-              empty_value: float = np.nan, distances: SurfaceDistances | None = None) -> float:
+              empty_value: float = np.nan, distances: SurfaceDistances | None = None,
+              distance_metric: str = "euclidean") -> float:
     """Hausdorff distance in mm, or a percentile of it (95 gives HD95).
 
     Parameters
@@ -209,6 +226,8 @@ def hausdorff(pred=None, ref=None, spacing=None, *, percentile: float = 100, mod
         Returned when both masks are empty.
     distances : SurfaceDistances, optional
         Reuse a :func:`surface_distances` result.
+    distance_metric : {"euclidean", "taxicab", "chessboard"}
+        As MONAI's; see :func:`surface_distances` (MONAI ignores the spacing for the last two).
 
     Returns
     -------
@@ -225,7 +244,7 @@ def hausdorff(pred=None, ref=None, spacing=None, *, percentile: float = 100, mod
     _check_mode(mode, ("max", "pooled"))
     if not 0 <= percentile <= 100:
         raise InvalidImageError(f"percentile must be within 0..100, got {percentile}")
-    d = _or_distances(pred, ref, spacing, distances, surfels=False)
+    d = _or_distances(pred, ref, spacing, distances, surfels=False, distance_metric=distance_metric)
     if d.both_empty or d.one_empty:
         return _empty_case(d, empty_value)
     if mode == "pooled":
@@ -236,7 +255,7 @@ def hausdorff(pred=None, ref=None, spacing=None, *, percentile: float = 100, mod
 
 @per_label
 def hd95(pred=None, ref=None, spacing=None, *, mode: str = "max", empty_value: float = np.nan,
-         distances: SurfaceDistances | None = None) -> float:
+         distances: SurfaceDistances | None = None, distance_metric: str = "euclidean") -> float:
     """95th-percentile Hausdorff distance in mm: ``hausdorff(..., percentile=95)``.
 
     Equals ``monai.metrics.HausdorffDistanceMetric(percentile=95)`` with the
@@ -250,12 +269,12 @@ def hd95(pred=None, ref=None, spacing=None, *, mode: str = "max", empty_value: f
     1.0
     """
     return hausdorff(pred, ref, spacing, percentile=95, mode=mode, empty_value=empty_value,
-                     distances=distances)
+                     distances=distances, distance_metric=distance_metric)
 
 
 @per_label
 def assd(pred=None, ref=None, spacing=None, *, mode: str = "pooled", empty_value: float = np.nan,
-         distances: SurfaceDistances | None = None) -> float:
+         distances: SurfaceDistances | None = None, distance_metric: str = "euclidean") -> float:
     """Average symmetric surface distance in mm.
 
     mode "pooled" (default): mean of both directions' distances together,
@@ -270,7 +289,7 @@ def assd(pred=None, ref=None, spacing=None, *, mode: str = "pooled", empty_value
     0.5
     """
     _check_mode(mode, ("pooled", "mean_of_means"))
-    d = _or_distances(pred, ref, spacing, distances, surfels=False)
+    d = _or_distances(pred, ref, spacing, distances, surfels=False, distance_metric=distance_metric)
     if d.both_empty or d.one_empty:
         return _empty_case(d, empty_value)
     if mode == "mean_of_means":
@@ -280,7 +299,8 @@ def assd(pred=None, ref=None, spacing=None, *, mode: str = "pooled", empty_value
 
 @per_label
 def directed_hausdorff(pred=None, ref=None, spacing=None, *, percentile: float = 100,
-                       empty_value: float = np.nan, distances: SurfaceDistances | None = None) -> float:
+                       empty_value: float = np.nan, distances: SurfaceDistances | None = None,
+                       distance_metric: str = "euclidean") -> float:
     """Directed Hausdorff distance h(pred → ref) in mm: how far the prediction's surface strays.
 
     The largest (or `percentile`-th) distance from a boundary voxel of `pred`
@@ -299,7 +319,7 @@ def directed_hausdorff(pred=None, ref=None, spacing=None, *, percentile: float =
     """
     if not 0 <= percentile <= 100:
         raise InvalidImageError(f"percentile must be within 0..100, got {percentile}")
-    d = _or_distances(pred, ref, spacing, distances, surfels=False)
+    d = _or_distances(pred, ref, spacing, distances, surfels=False, distance_metric=distance_metric)
     if d.both_empty or d.one_empty:
         return _empty_case(d, empty_value)
     return float(np.percentile(d.voxel_pred_to_ref, percentile))
@@ -307,7 +327,8 @@ def directed_hausdorff(pred=None, ref=None, spacing=None, *, percentile: float =
 
 @per_label
 def average_surface_distance(pred=None, ref=None, spacing=None, *, empty_value: float = np.nan,
-                             distances: SurfaceDistances | None = None) -> float:
+                             distances: SurfaceDistances | None = None,
+                             distance_metric: str = "euclidean") -> float:
     """Average surface distance from `pred` to `ref` in mm (one direction; :func:`assd` is symmetric).
 
     The mean distance from the boundary voxels of `pred` to the nearest
@@ -321,7 +342,7 @@ def average_surface_distance(pred=None, ref=None, spacing=None, *, empty_value: 
     >>> average_surface_distance(a, np.roll(a, 1, axis=1))   # 8 of the 16 boundary pixels are 1 px off
     0.5
     """
-    d = _or_distances(pred, ref, spacing, distances, surfels=False)
+    d = _or_distances(pred, ref, spacing, distances, surfels=False, distance_metric=distance_metric)
     if d.both_empty or d.one_empty:
         return _empty_case(d, empty_value)
     return float(d.voxel_pred_to_ref.mean())
