@@ -658,6 +658,49 @@ spread.round(3)
 # ### END SOLUTION
 
 # %% [markdown]
+# ## 10. Choosing metrics
+#
+# Every section so far answered "what does this metric measure?". A study starts from the other
+# end: "what matters about my problem?". Metrics Reloaded (Maier-Hein et al. 2024) turns that into
+# a **problem fingerprint**, a short list of questions, and derives the metrics from the answers;
+# its companion paper on pitfalls (Reinke et al. 2024) shows what goes wrong otherwise. The
+# questions that change the choice most:
+#
+# * Is it **semantic** segmentation (every voxel a class), **detection** (find and count the
+#   objects) or **instance** segmentation (find each object and delineate it)?
+# * Are the targets **small** (a few voxels across), or do their **sizes vary** a lot? Then Dice
+#   alone misleads (section 3) and boundary or detection metrics must join it.
+# * Does the exact **boundary** matter, and how much do raters disagree on it (NSD's tolerance)?
+# * Are the structures **tubular** (vessels): is connectivity the point?
+# * Can an image have **no target** at all (empty references, section 7)?
+# * Are **probabilities** used, or a **volume** as a biomarker, or do misses cost more than false
+#   alarms?
+#
+# `metrics.recommend` asks these questions and answers with labtools calls, each with its reason
+# and the pitfalls to watch. Two problems: multiple-sclerosis lesions (many small objects, healthy
+# scans possible; raters disagree by about a voxel) and an organ at risk in radiotherapy planning
+# (one large structure whose outline and volume are the point).
+
+# %%
+ms_lesions = metrics.recommend("instance", small_structures=True, size_variability=True, empty_possible=True,
+                               tolerance_mm=1.0)
+print(ms_lesions)
+
+# %%
+organ_at_risk = metrics.recommend("semantic", boundary_matters=True, volume_matters=True, tolerance_mm=2.0)
+organ_at_risk          # a notebook shows the recommendation as a table
+
+# %% [markdown]
+# The lesions get detection metrics first (found, missed and invented lesions; section 8), then
+# per-lesion overlap and boundary metrics; the organ gets Dice, NSD at the raters' 2 mm and HD95,
+# and its volume. What `evaluate` can compute goes straight into it, on this lesson's 3D case:
+
+# %%
+wanted = [name for name in organ_at_risk.metrics if name in metrics.AVAILABLE_METRICS]
+print(wanted)
+pd.Series(metrics.evaluate(pred3d, ref3d, sp3d, tolerance=2.0, metrics=wanted)).round(3)
+
+# %% [markdown]
 # ## Summary
 #
 # * Dice = F1 = 2TP / (2TP + FP + FN); IoU = D / (2 − D); volume similarity ignores location.
@@ -667,6 +710,7 @@ spread.round(3)
 #   options with every number, and decide explicitly what a missed structure scores.
 # * Lesion-wise counts, TMTV and FROC answer detection questions that voxel metrics hide.
 # * Expert disagreement is the yardstick: compare a method with the spread between raters.
+# * Choose metrics from the problem's fingerprint (`metrics.recommend`), not from habit.
 #
 # Further reading: Maier-Hein et al. 2024, "Metrics reloaded", Nature Methods 21:195–212;
 # Taha & Hanbury 2015. Next: lesson 04 (interactive labeling), and lesson 06, which evaluates a

@@ -252,18 +252,16 @@ def results() -> dict[int, tuple[str, str]]:
     return dict(sorted(_RESULTS.items()))
 
 
-def report() -> str:
-    """Print (and return) one line per exercise checked so far: what is done, what is left.
+def report() -> None:
+    """Print one line per exercise checked so far: what is done, what is left (:func:`results` as data).
 
     Examples
     --------
-    >>> _ = report()  # doctest: +ELLIPSIS
+    >>> report()  # doctest: +ELLIPSIS
     Exercises checked in this notebook:...
     """
     lines = ["Exercises checked in this notebook:"]
     lines += [f"  {number}. {title}: {outcome}" for number, (title, outcome) in results().items()]
     if len(lines) == 1:
         lines.append("  none yet (run the check cell after each exercise)")
-    text = "\n".join(lines)
-    print(text)
-    return text
+    print("\n".join(lines))

@@ -61,6 +61,7 @@ from labtools.metrics.rates import (
     rate_scores,
     youden_index,
 )
+from labtools.metrics.recommendation import Advice, Recommendation, recommend
 from labtools.metrics.reduction import REDUCTIONS, Reduced, reduce_metric
 from labtools.metrics.shape import (
     betti_errors,
@@ -95,6 +96,7 @@ __all__ = [
     "centre_of_mass_distance", "boundary_iou", "centreline_dice", "betti_numbers", "betti_errors",
     "LesionReport", "lesion_detection", "volume_ml", "FROC", "froc",
     "evaluate", "METRIC_NAMES", "AVAILABLE_METRICS", "batch", "reduce_metric", "Reduced", "REDUCTIONS",
+    "recommend", "Recommendation", "Advice",
 ]
 
 
