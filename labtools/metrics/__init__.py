@@ -25,6 +25,14 @@ from labtools.metrics.calibration import (
     reliability_curve,
 )
 from labtools.metrics.evaluate import AVAILABLE_METRICS, METRIC_NAMES, evaluate
+from labtools.metrics.instances import (
+    InstanceMatch,
+    detection_f1,
+    instance_scores,
+    label_instances,
+    match_instances,
+    panoptic_quality,
+)
 from labtools.metrics.lesions import FROC, LesionReport, froc, lesion_detection, volume_ml
 from labtools.metrics.overlap import (
     Confusion,
@@ -94,6 +102,8 @@ __all__ = [
     "brier_score", "log_score", "expected_calibration_error", "ReliabilityCurve", "reliability_curve",
     "auroc", "average_precision",
     "centre_of_mass_distance", "boundary_iou", "centreline_dice", "betti_numbers", "betti_errors",
+    "InstanceMatch", "label_instances", "match_instances", "detection_f1", "panoptic_quality",
+    "instance_scores",
     "LesionReport", "lesion_detection", "volume_ml", "FROC", "froc",
     "evaluate", "METRIC_NAMES", "AVAILABLE_METRICS", "batch", "reduce_metric", "Reduced", "REDUCTIONS",
     "recommend", "Recommendation", "Advice",
