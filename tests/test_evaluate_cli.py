@@ -181,3 +181,13 @@ def test_evaluate_computes_only_what_was_asked(monkeypatch):
     monkeypatch.setattr(module, "surface_distances", refuse)
     scores = metrics.evaluate(pred == 1, ref == 1, metrics=["dice", "cohens_kappa"])
     assert list(scores) == ["dice", "cohens_kappa"]
+
+
+def test_evaluate_offers_the_shape_and_object_metrics_by_name():
+    pred, ref = _case(2)
+    chosen = ["boundary_iou", "centreline_dice", "centre_of_mass_distance", "panoptic_quality", "detection_f1"]
+    scores = metrics.evaluate(pred == 1, ref == 1, SPACING, metrics=chosen)
+    assert scores["centre_of_mass_distance"] == pytest.approx(metrics.centre_of_mass_distance(pred == 1, ref == 1, SPACING))
+    assert scores["boundary_iou"] == pytest.approx(metrics.boundary_iou(pred == 1, ref == 1, spacing=SPACING, width=0.8))
+    assert scores["panoptic_quality"] == pytest.approx(metrics.panoptic_quality(pred == 1, ref == 1)["pq"])
+    assert scores["detection_f1"] == 1.0 and 0 < scores["centreline_dice"] <= 1

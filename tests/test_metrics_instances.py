@@ -117,3 +117,25 @@ def test_empty_masks():
     assert metrics.panoptic_quality(one, empty)["fp"] == 1
     assert np.isnan(metrics.detection_f1(empty, empty))
     assert np.isnan(metrics.instance_scores(empty, empty)["lesion_wise_dice"])
+
+
+def test_detection_average_precision_equals_scikit_learn_scaled_to_all_references():
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(2)
+    for shape in [(60, 50), (30, 28, 14)]:
+        for seed in range(3):
+            pred_mask, ref = _blobs(shape, seed)
+            pred = metrics.label_instances(pred_mask)
+            scores = {int(k): float(s) for k, s in zip(range(1, pred.max() + 1), rng.random(pred.max()))}
+            match = metrics.match_instances(pred, ref, threshold=0.3, rule="greedy_by_score", scores=scores)
+            hit = {p for p, _, _ in match.pairs}
+            ids = sorted(scores)
+            if not hit:
+                assert metrics.detection_average_precision(pred, ref, scores, threshold=0.3) == 0.0
+                continue
+            # scikit-learn's AP over the detections, whose recall counts found objects only:
+            # scaled by (found / all reference objects) it is AP over every reference object.
+            sk = average_precision_score([k in hit for k in ids], [scores[k] for k in ids])
+            expected = sk * match.tp / (match.tp + match.fn)
+            assert metrics.detection_average_precision(pred, ref, scores, threshold=0.3) == pytest.approx(expected)

@@ -27,6 +27,7 @@ from labtools.metrics.calibration import (
 from labtools.metrics.evaluate import AVAILABLE_METRICS, METRIC_NAMES, evaluate
 from labtools.metrics.instances import (
     InstanceMatch,
+    detection_average_precision,
     detection_f1,
     instance_scores,
     label_instances,
@@ -103,7 +104,7 @@ __all__ = [
     "auroc", "average_precision",
     "centre_of_mass_distance", "boundary_iou", "centreline_dice", "betti_numbers", "betti_errors",
     "InstanceMatch", "label_instances", "match_instances", "detection_f1", "panoptic_quality",
-    "instance_scores",
+    "instance_scores", "detection_average_precision",
     "LesionReport", "lesion_detection", "volume_ml", "FROC", "froc",
     "evaluate", "METRIC_NAMES", "AVAILABLE_METRICS", "batch", "reduce_metric", "Reduced", "REDUCTIONS",
     "recommend", "Recommendation", "Advice",

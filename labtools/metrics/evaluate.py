@@ -31,9 +31,10 @@ METRIC_NAMES = (
 _DISTANCES = ("hausdorff", "hd95", "assd", "nsd", "directed_hausdorff", "average_surface_distance")
 _LESIONS = ("lesions_ref", "lesions_pred", "lesions_tp", "lesions_fn", "lesions_fp", "lesion_wise_dice",
             "fp_volume_ml", "fn_volume_ml")
-#: Every metric ``evaluate(..., metrics=[...])`` can compute: the defaults, then the rates and the
-#: directed distances (pred → ref).
-AVAILABLE_METRICS = METRIC_NAMES + RATE_NAMES + ("directed_hausdorff", "average_surface_distance")
+_SHAPES = ("centre_of_mass_distance", "boundary_iou", "centreline_dice", "panoptic_quality", "detection_f1")
+#: Every metric ``evaluate(..., metrics=[...])`` can compute: the defaults, then the rates, the
+#: directed distances (pred → ref), shape and topology, and object-level scores.
+AVAILABLE_METRICS = METRIC_NAMES + RATE_NAMES + ("directed_hausdorff", "average_surface_distance") + _SHAPES
 
 
 def evaluate(pred, ref, spacing=None, labels=None, *, tolerance: float = 1.0,
@@ -140,4 +141,20 @@ def _evaluate_binary(pred, ref, spacing, tolerance, empty_value, connectivity, w
             values["nsd"] = nsd(tolerance=tolerance, distances=d, empty_value=empty_value)
     if any(name in _LESIONS for name in wanted):
         values.update(lesion_detection(pred, ref, spacing, connectivity=connectivity).as_dict())
+    for name in (n for n in wanted if n in _SHAPES):
+        values[name] = _shape_metric(name, pred, ref, spacing, empty_value, connectivity)
     return {name: values[name] for name in wanted}
+
+
+def _shape_metric(name, pred, ref, spacing, empty_value, connectivity) -> float:
+    from labtools.metrics import instances, shape
+
+    if name == "centre_of_mass_distance":
+        return shape.centre_of_mass_distance(pred, ref, spacing, empty_value=empty_value)
+    if name == "boundary_iou":
+        return shape.boundary_iou(pred, ref, spacing=spacing, width=min(spacing), empty_value=empty_value)
+    if name == "centreline_dice":
+        return shape.centreline_dice(pred, ref, empty_value=empty_value)
+    if name == "panoptic_quality":
+        return instances.panoptic_quality(pred, ref, connectivity=connectivity, empty_value=empty_value)["pq"]
+    return instances.detection_f1(pred, ref, connectivity=connectivity, empty_value=empty_value)

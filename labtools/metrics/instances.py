@@ -36,7 +36,7 @@ from scipy import ndimage as ndi
 from labtools.errors import ParameterError, ShapeMismatchError
 
 __all__ = ["InstanceMatch", "label_instances", "match_instances", "detection_f1", "panoptic_quality",
-           "instance_scores"]
+           "instance_scores", "detection_average_precision"]
 
 RULES = ("one_to_one", "greedy_by_score")
 
@@ -245,3 +245,48 @@ def instance_scores(pred, ref, spacing=None, *, threshold: float = 0.0, **match_
         lesion_hd95 = float("inf") if match.fn + match.fp else float(np.mean([o["hd95"] for o in objects]))
     return {"objects": objects, "lesion_wise_dice": lesion_dice, "lesion_wise_hd95": lesion_hd95,
             "tp": match.tp, "fp": match.fp, "fn": match.fn}
+
+
+def detection_average_precision(pred, ref, scores, *, threshold: float = 0.5, connectivity: int | None = None,
+                                empty_value: float = np.nan) -> float:
+    """Average precision of scored detections at one IoU threshold (the detection AP of PASCAL VOC / COCO).
+
+    Predictions are matched greedily in decreasing score (``rule="greedy_by_score"``);
+    walking down that list, precision and recall (over *all* reference objects,
+    missed ones included) give AP = Σ (R_n − R_{n−1}) P_n, the step sum scikit-learn's
+    ``average_precision_score`` uses. AUROC has no detection counterpart (there
+    are no true negatives to count); use :func:`labtools.metrics.froc` for
+    false positives per image.
+
+    Parameters
+    ----------
+    pred : array_like
+        Instance label map of the detections (or a binary mask: its components).
+    ref : array_like
+        Reference mask or instance map.
+    scores : dict
+        ``{pred id: confidence}``.
+    threshold : float
+        IoU a detection needs to count as found.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ref = np.zeros((10, 20), bool); ref[2:6, 2:6] = True; ref[2:6, 12:16] = True
+    >>> pred = np.zeros((10, 20), np.uint8); pred[2:6, 2:6] = 1; pred[7:9, 8:10] = 2
+    >>> detection_average_precision(pred, ref, {1: 0.9, 2: 0.3})   # precision 1 up to recall 1/2
+    0.5
+    """
+    match = match_instances(pred, ref, threshold=threshold, rule="greedy_by_score", scores=scores,
+                            connectivity=connectivity)
+    n_ref = match.tp + match.fn
+    if n_ref == 0:
+        return float(empty_value) if match.fp == 0 else 0.0
+    found = {p for p, _, _ in match.pairs}
+    ordered = sorted({p for p, _, _ in match.pairs} | set(match.unmatched_pred), key=lambda k: -scores[k])
+    hits = np.array([p in found for p in ordered], dtype=float)
+    if hits.size == 0:
+        return 0.0
+    precision = np.cumsum(hits) / np.arange(1, hits.size + 1)
+    recall = np.cumsum(hits) / n_ref
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
