@@ -123,3 +123,25 @@ def test_shape_metrics_take_label_maps_and_check_their_settings():
     assert per_class == {1: 1.0, 2: 1.0}
     with pytest.raises(ParameterError, match="width"):
         shape.boundary_iou(labels == 1, labels == 1, width=0)
+
+
+def test_boundary_iou_in_3d_with_anisotropic_voxels_equals_brute_force():
+    rng = np.random.default_rng(8)
+    spacing = np.array([0.8, 1.0, 2.5])
+    ref = ndimage.binary_dilation(rng.random((18, 16, 10)) < 0.01, iterations=2)
+    pred = ndimage.binary_dilation(ref)
+    for width in (1.0, 2.6):
+        a, b = _band_by_brute_force(pred, width, spacing), _band_by_brute_force(ref, width, spacing)
+        assert shape.boundary_iou(pred, ref, width=width, spacing=spacing) == pytest.approx((a & b).sum() / (a | b).sum())
+    assert shape.boundary_iou(pred, np.zeros_like(ref)) == 0.0
+    assert shape.boundary_iou(np.zeros_like(ref), np.zeros_like(ref), empty_value=1.0) == 1.0
+
+
+def test_cldice_of_a_3d_tube_cut_in_two():
+    tube = np.zeros((40, 9, 9), bool)
+    tube[3:37, 3:6, 3:6] = True
+    cut = tube.copy()
+    cut[18:21] = False
+    skeleton_kept = shape.centreline_dice(cut, tube)
+    assert 0.8 < skeleton_kept < 1.0 and shape.centreline_dice(tube, tube) == 1.0
+    assert shape.betti_errors(cut, tube) == {"b0": 1, "b1": 0, "b2": 0}
