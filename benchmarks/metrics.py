@@ -10,7 +10,9 @@ SurfaceDistanceMetric(symmetric=True), SurfaceDiceMetric([tau], use_subvoxels=Tr
 labtools: one `labtools.metrics.evaluate(..., metrics=["hausdorff", "hd95", "assd", "nsd"])`
 call, the same four numbers (the speed-up column); and the default `evaluate`, which adds the
 overlap metrics, volumes and lesion counts (the last column, for information).
-Each side runs `--repeat` times on the same masks; the median time counts.
+A last row scores a 5-organ label map per class (MONAI on one-hot channels, labtools with
+labels=1..5, whose classes share one bounding-box pass). Each side runs `--repeat` times on the
+same masks; the median time counts.
 
 Run:  .venv/bin/python benchmarks/metrics.py [--sizes 128 224x224x160] [--repeat 3]
 """
@@ -65,18 +67,46 @@ def blobs_case(shape, seed: int = 0):
     return pred, ref
 
 
-def monai_four_calls(pred, ref):
+def organs_case(shape, n: int = 5):
+    """A multi-organ label map: n compact organs ~64 voxels across at different places (1..n)."""
+    pred, ref = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+    for k in range(1, n + 1):
+        p, r = organ_case((64, 64, 48), seed=k)
+        corner = [(k * 37) % (s - 64) for s in shape[:2]] + [(k * 23) % (shape[2] - 48)]
+        box = tuple(slice(c, c + q) for c, q in zip(corner, p.shape))
+        pred[box][p], ref[box][r] = k, k
+    return pred, ref
+
+
+def monai_four_calls_per_class(pred, ref, n: int = 5):
+    """MONAI's four metrics on one-hot maps (background left out): {class: {metric: value}}."""
+    onehot = lambda m: np.stack([m == k for k in range(n + 1)])  # noqa: E731
+    values = monai_four_calls(onehot(pred), onehot(ref), channels=True)
+    return {k: {name: values[name][k - 1] for name in values} for k in range(1, n + 1)}
+
+
+def labtools_per_class(pred, ref, n: int = 5):
+    from labtools.metrics import evaluate
+
+    return evaluate(pred, ref, spacing=SPACING, tolerance=TOLERANCE, labels=range(1, n + 1), metrics=FOUR)
+
+
+def monai_four_calls(pred, ref, channels: bool = False):
     import torch
     from monai.metrics import HausdorffDistanceMetric, SurfaceDiceMetric, SurfaceDistanceMetric
 
-    y_pred = torch.from_numpy(pred[None, None].astype(np.float32))
-    y = torch.from_numpy(ref[None, None].astype(np.float32))
-    return {
-        "hausdorff": HausdorffDistanceMetric()(y_pred, y, spacing=SPACING).item(),
-        "hd95": HausdorffDistanceMetric(percentile=95)(y_pred, y, spacing=SPACING).item(),
-        "assd": SurfaceDistanceMetric(symmetric=True)(y_pred, y, spacing=SPACING).item(),
-        "nsd": SurfaceDiceMetric([TOLERANCE], use_subvoxels=True)(y_pred, y, spacing=SPACING).item(),
+    add_axes = (lambda m: m[None]) if channels else (lambda m: m[None, None])  # noqa: E731
+    y_pred = torch.from_numpy(add_axes(pred).astype(np.float32))
+    y = torch.from_numpy(add_axes(ref).astype(np.float32))
+    background = {"include_background": not channels}
+    values = {
+        "hausdorff": HausdorffDistanceMetric(**background)(y_pred, y, spacing=SPACING),
+        "hd95": HausdorffDistanceMetric(percentile=95, **background)(y_pred, y, spacing=SPACING),
+        "assd": SurfaceDistanceMetric(symmetric=True, **background)(y_pred, y, spacing=SPACING),
+        "nsd": SurfaceDiceMetric([TOLERANCE] * (pred.shape[0] - 1 if channels else 1), use_subvoxels=True,
+                                 **background)(y_pred, y, spacing=SPACING),
     }
+    return {name: value[0].tolist() if channels else value.item() for name, value in values.items()}
 
 
 FOUR = ("hausdorff", "hd95", "assd", "nsd")
@@ -114,6 +144,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["128", "224x224x160"])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-organs", dest="organs", action="store_false",
+                        help="skip the multi-class row (5 organs in one label map)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # MONAI warns about nothing relevant here
     import monai  # noqa: F401  (import cost is not part of the timing)
@@ -135,6 +167,16 @@ def main() -> None:
             print(f"{label:<22}{int(ref.sum()):>10}{monai_s:>10.3f}{ours_s:>12.3f}"
                   f"{monai_s / ours_s:>9.1f}x{full_s:>17.3f}  {equal}  "
                   + " ".join(f"{k}={ours[k]:.4g}/{reference[k]:.4g}" for k in reference), flush=True)
+    if args.organs:
+        # A multi-class map: the classes share one bounding-box pass (evaluate(labels=...)).
+        shape = parse_shape(args.sizes[-1])
+        pred, ref = organs_case(shape)
+        monai_s, reference = median_time(monai_four_calls_per_class, pred, ref, repeat=args.repeat)
+        ours_s, ours = median_time(labtools_per_class, pred, ref, repeat=args.repeat)
+        equal = all(np.isclose(ours[c][k], reference[c][k], rtol=1e-5) for c in reference for k in FOUR)
+        label = f"5 organs {'x'.join(map(str, shape))}"
+        print(f"{label:<22}{int((ref > 0).sum()):>10}{monai_s:>10.3f}{ours_s:>12.3f}{monai_s / ours_s:>9.1f}x"
+              f"{'':>17}  {equal}  (MONAI: one-hot, 5 channels; labtools: labels=1..5)", flush=True)
 
 
 if __name__ == "__main__":

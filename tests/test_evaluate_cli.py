@@ -191,3 +191,20 @@ def test_evaluate_offers_the_shape_and_object_metrics_by_name():
     assert scores["boundary_iou"] == pytest.approx(metrics.boundary_iou(pred == 1, ref == 1, spacing=SPACING, width=0.8))
     assert scores["panoptic_quality"] == pytest.approx(metrics.panoptic_quality(pred == 1, ref == 1)["pq"])
     assert scores["detection_f1"] == 1.0 and 0 < scores["centreline_dice"] <= 1
+
+
+def test_label_maps_are_scored_on_each_class_box_with_the_same_numbers_as_whole_masks():
+    rng = np.random.default_rng(4)
+    ref = np.zeros((40, 36, 20), np.uint16)
+    ref[3:12, 4:14, 2:9] = 2
+    ref[25:37, 20:33, 10:18] = 5
+    ref[rng.random(ref.shape) < 0.001] = 7                               # scattered specks
+    pred = np.roll(ref, 1, axis=0)
+    pred[30:34, 2:6, 2:5] = 9                                            # a class only predicted
+    labels = [0, 2, 5, 7, 9, 11]                                         # 0: background; 11: nowhere
+    chosen = ["dice", "specificity", "accuracy", "tn", "hd95", "nsd", "lesions_fp", "matthews_correlation"]
+    per_class = metrics.evaluate(pred.astype(float), ref, SPACING, labels=labels, metrics=chosen)
+    for label in labels:
+        whole = metrics.evaluate(pred == label, ref == label, SPACING, metrics=chosen)
+        for name in chosen:
+            assert per_class[label][name] == pytest.approx(whole[name], nan_ok=True), (label, name)

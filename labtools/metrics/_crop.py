@@ -22,10 +22,16 @@ def crop_to_union(pred: np.ndarray, ref: np.ndarray, pad: int = 1) -> tuple[np.n
     (4, 7)
     """
     union = pred | ref
+    # Two passes over the volume: the projection along the last axis gives the box of the
+    # others, the projection onto the last axis gives its own.
+    projected = union.any(axis=-1)
+    last = union.any(axis=tuple(range(union.ndim - 1)))
     box = []
-    for axis in range(union.ndim):
-        others = tuple(a for a in range(union.ndim) if a != axis)
-        occupied = np.flatnonzero(union.any(axis=others))
+    for axis in range(projected.ndim):
+        others = tuple(a for a in range(projected.ndim) if a != axis)
+        occupied = np.flatnonzero(projected.any(axis=others) if others else projected)
         box.append(slice(occupied[0], occupied[-1] + 1))
+    occupied = np.flatnonzero(last)
+    box.append(slice(occupied[0], occupied[-1] + 1))
     box = tuple(box)
     return np.pad(pred[box], pad), np.pad(ref[box], pad)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from labtools.errors import ParameterError
 from labtools.metrics._checks import as_binary_pair, as_label_maps, as_spacing
@@ -87,11 +88,40 @@ def evaluate(pred, ref, spacing=None, labels=None, *, tolerance: float = 1.0,
     wanted = selected_metrics(metrics)
     if labels is not None:
         pred, ref = as_label_maps(pred, ref)
-        return {int(label): _evaluate_binary(pred == label, ref == label, spacing, tolerance,
-                                             empty_value, connectivity, wanted)
-                for label in labels}
+        results = {}
+        for label, box in _label_boxes(pred, ref, labels).items():
+            # Everything but the true negatives lives inside the class's box: count the rest as TN.
+            inside_pred, inside_ref = pred[box] == label, ref[box] == label
+            results[label] = _evaluate_binary(inside_pred, inside_ref, spacing, tolerance, empty_value,
+                                              connectivity, wanted, outside=pred.size - inside_pred.size)
+        return results
     pred, ref = as_binary_pair(pred, ref)
     return _evaluate_binary(pred, ref, spacing, tolerance, empty_value, connectivity, wanted)
+
+
+def _label_boxes(pred: np.ndarray, ref: np.ndarray, labels) -> dict:
+    """``{label: slices}``: the bounding box of each class in either map, from one pass per map.
+
+    With several classes this is what they share: each class is then scored on
+    its own box instead of the whole volume. A class absent from both maps gets
+    a one-voxel box; label 0 (or negative values) the whole volume.
+    """
+    whole = tuple(slice(None) for _ in range(pred.ndim))
+    labels = [int(label) for label in labels]
+    if any(label <= 0 for label in labels) or min(pred.min(initial=0), ref.min(initial=0)) < 0:
+        return {label: whole for label in labels}
+    as_ints = lambda a: a if a.dtype.kind in "iu" else a.astype(np.int64)  # noqa: E731 (float maps of whole numbers)
+    in_pred = ndi.find_objects(as_ints(pred), max_label=max(labels))
+    in_ref = ndi.find_objects(as_ints(ref), max_label=max(labels))
+    boxes = {}
+    for label in labels:
+        found = [b for b in (in_pred[label - 1], in_ref[label - 1]) if b is not None]
+        if not found:
+            boxes[label] = tuple(slice(0, 1) for _ in range(pred.ndim))
+        else:
+            boxes[label] = tuple(slice(min(b[axis].start for b in found), max(b[axis].stop for b in found))
+                                 for axis in range(pred.ndim))
+    return boxes
 
 
 def selected_metrics(metrics) -> tuple[str, ...]:
@@ -116,9 +146,10 @@ def selected_metrics(metrics) -> tuple[str, ...]:
     return metrics
 
 
-def _evaluate_binary(pred, ref, spacing, tolerance, empty_value, connectivity, wanted) -> dict:
+def _evaluate_binary(pred, ref, spacing, tolerance, empty_value, connectivity, wanted, outside: int = 0) -> dict:
     spacing = as_spacing(spacing, np.ndim(pred))
     c = confusion_matrix(pred, ref)
+    c = c._replace(tn=c.tn + outside)           # voxels of the volume outside this class's box
     voxel_ml = float(np.prod(spacing)) / 1000.0
     values = {
         **overlap_scores(c, empty_value=empty_value),

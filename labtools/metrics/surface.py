@@ -176,8 +176,9 @@ def _nearest(points: np.ndarray, shared: np.ndarray, targets: np.ndarray, scale:
     distances = np.zeros(len(points))
     apart = ~shared
     if apart.any():
-        # Unbalanced trees build twice as fast and query as fast on surface point clouds.
-        tree = cKDTree(targets * scale, balanced_tree=False, compact_nodes=False)
+        # Unbalanced trees build twice as fast and query as fast on surface point clouds; leaves of
+        # 32 points are 10-15 % faster than the default 16 here (benchmarks/metrics.py).
+        tree = cKDTree(targets * scale, leafsize=32, balanced_tree=False, compact_nodes=False)
         # A small margin keeps points at exactly `bound` inside the search.
         distances[apart] = tree.query(points[apart] * scale, workers=-1, p=norm,
                                       distance_upper_bound=bound * (1 + 1e-9) + 1e-12)[0]
