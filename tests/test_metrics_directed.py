@@ -83,3 +83,15 @@ def test_taxicab_and_chessboard_equal_monai_in_voxels_and_scale_with_spacing(dis
         assert metrics.directed_hausdorff(b, a, (1.0, 1.0, 2.5), distance_metric=name) == pytest.approx(value)
     with pytest.raises(ParameterError, match="distance_metric"):
         metrics.hausdorff(a, b, distance_metric="manhattan")
+
+
+def test_surfel_mode_equals_deepminds_robust_hausdorff():
+    import surface_distance as deepmind
+
+    for pred, ref, spacing in _cases():
+        theirs = deepmind.compute_surface_distances(ref, pred, spacing)
+        for percentile in (95, 100, 50):
+            ours = metrics.hausdorff(pred, ref, spacing, percentile=percentile, mode="surfel")
+            assert ours == pytest.approx(deepmind.compute_robust_hausdorff(theirs, percentile), rel=1e-6)
+    with pytest.raises(ParameterError, match="surfel"):
+        metrics.hausdorff(pred, ref, spacing, mode="surfel", distance_metric="taxicab")

@@ -15,6 +15,7 @@ Examples
 (0.875, 1.0)
 """
 
+from labtools.metrics.brats import BRATS_SETTINGS, brats_lesion_wise
 from labtools.metrics.calibration import (
     ReliabilityCurve,
     auroc,
@@ -104,7 +105,7 @@ __all__ = [
     "auroc", "average_precision",
     "centre_of_mass_distance", "boundary_iou", "centreline_dice", "betti_numbers", "betti_errors",
     "InstanceMatch", "label_instances", "match_instances", "detection_f1", "panoptic_quality",
-    "instance_scores", "detection_average_precision",
+    "instance_scores", "detection_average_precision", "brats_lesion_wise", "BRATS_SETTINGS",
     "LesionReport", "lesion_detection", "volume_ml", "FROC", "froc",
     "evaluate", "METRIC_NAMES", "AVAILABLE_METRICS", "batch", "reduce_metric", "Reduced", "REDUCTIONS",
     "recommend", "Recommendation", "Advice",
