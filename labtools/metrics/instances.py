@@ -206,12 +206,15 @@ def panoptic_quality(pred, ref, *, threshold: float = 0.5, empty_value: float = 
 
 
 def instance_scores(pred, ref, spacing=None, *, threshold: float = 0.0, **match_options) -> dict:
-    """Per-object Dice and HD95 of the matched pairs, and the BraTS 2023 lesion-wise means.
+    """Per-object Dice and HD95 of the matched pairs, and lesion-wise means with BraTS's denominator.
 
     Each matched pair is scored on its own two objects. Missed reference
     objects and unmatched predictions score Dice 0 and HD95 +inf and count in
-    the lesion-wise means: mean = Σ scores / (TP + FN + FP), as BraTS 2023's
-    lesion-wise Dice (which matches any overlap: ``threshold=0``, the default here).
+    the lesion-wise means: mean = Σ scores / (TP + FN + FP), the denominator of
+    BraTS 2023's lesion-wise Dice (matching any overlap: ``threshold=0``, the
+    default here). The challenge's full rules (merging close lesions, predictions
+    near a lesion, a volume threshold, 374 mm) are
+    :func:`labtools.metrics.brats_lesion_wise`.
 
     Returns
     -------
