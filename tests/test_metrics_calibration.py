@@ -101,3 +101,12 @@ def test_bad_inputs_say_what_is_wrong():
         metrics.log_score(np.stack([1 - prob, prob]), ref.astype(int) * 2)
     with pytest.raises(ParameterError, match="binning"):
         metrics.expected_calibration_error(prob, ref, binning="sturges")
+
+
+def test_metrics_reloaded_drops_probabilities_of_exactly_zero():
+    prob = np.array([[0.0, 0.0, 0.2, 0.7, 0.9]])
+    ref = np.array([[1, 0, 0, 1, 1]])
+    # By hand, bins (0, 0.5] and (0.5, 1]: {0.2 -> 0}, {0.7, 0.9 -> 1, 1}: (1 * 0.2 + 2 * 0.2) / 3.
+    assert metrics.expected_calibration_error(prob, ref, n_bins=2, first_bin_closed=False) == pytest.approx(0.6 / 3)
+    # With the first bin closed the two zeros join [0, 0.5]: (3 * |1/3 - 0.2/3| + 2 * 0.2) / 5.
+    assert metrics.expected_calibration_error(prob, ref, n_bins=2) == pytest.approx((3 * abs(1 / 3 - 0.2 / 3) + 0.4) / 5)

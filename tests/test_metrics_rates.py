@@ -141,3 +141,13 @@ def test_bad_settings_are_parameter_errors():
         rates.fbeta(mask, mask, beta=0.0)
     with pytest.raises(ParameterError, match="costs"):
         rates.normalised_expected_cost(mask, ~mask, cost_fn=-1.0)
+
+
+def test_options_reproduce_monai_where_the_defaults_differ():
+    ref = np.zeros((8, 8), bool)
+    ref[2:5, 2:5] = True
+    empty = np.zeros_like(ref)
+    assert np.isnan(rates.matthews_correlation(empty, ref, undefined_value=np.nan))
+    assert np.isnan(rates.fowlkes_mallows(empty, ref, one_empty_value=np.nan))
+    for pred, truth in _random_pairs():                       # the options change nothing elsewhere
+        assert rates.matthews_correlation(pred, truth, undefined_value=np.nan) == rates.matthews_correlation(pred, truth)

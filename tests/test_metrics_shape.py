@@ -145,3 +145,11 @@ def test_cldice_of_a_3d_tube_cut_in_two():
     skeleton_kept = shape.centreline_dice(cut, tube)
     assert 0.8 < skeleton_kept < 1.0 and shape.centreline_dice(tube, tube) == 1.0
     assert shape.betti_errors(cut, tube) == {"b0": 1, "b1": 0, "b2": 0}
+
+
+def test_centre_of_mass_options_reproduce_metrics_reloaded():
+    a = np.zeros((8, 8), bool)
+    a[1:3, 1:3] = True
+    empty = np.zeros_like(a)
+    assert shape.centre_of_mass_distance(a, empty, one_empty_value=-1.0) == -1.0
+    assert shape.centre_of_mass_distance(empty, empty, empty_value=-1.0) == -1.0

@@ -118,14 +118,16 @@ class ReliabilityCurve(NamedTuple):
     edges: np.ndarray
 
 
-def reliability_curve(prob, ref, *, n_bins: int = 10, binning: str = "uniform") -> ReliabilityCurve:
+def reliability_curve(prob, ref, *, n_bins: int = 10, binning: str = "uniform",
+                      first_bin_closed: bool = True) -> ReliabilityCurve:
     """The data of a reliability diagram of a foreground probability map.
 
     Voxels are grouped by their probability into `n_bins` bins, ``"uniform"``
     (equal width on [0, 1], the first bin closed: [0, 1/M], then (k/M, (k+1)/M])
     or ``"quantile"`` (equal voxel counts); for each non-empty bin, the mean
     probability and the share of foreground voxels. A calibrated map lies on
-    the diagonal. Equals ``sklearn.calibration.calibration_curve`` (its
+    the diagonal. ``first_bin_closed=False`` makes every bin (l, u], so that voxels
+    of probability exactly 0 fall in no bin (Metrics Reloaded's ECE). Equals ``sklearn.calibration.calibration_curve`` (its
     ``prob_pred``, ``prob_true``) for uniform bins. Plot with :func:`labtools.viz.plot_reliability`.
 
     Examples
@@ -136,6 +138,8 @@ def reliability_curve(prob, ref, *, n_bins: int = 10, binning: str = "uniform") 
     ([0.125, 0.875], [0.5, 1.0], [2, 2])
     """
     p, r = _binary(prob, ref)
+    if not first_bin_closed:
+        p, r = p[p > 0], r[p > 0]
     if int(n_bins) != n_bins or n_bins < 1:
         raise ParameterError(f"n_bins must be a positive whole number, got {n_bins!r}")
     if binning == "uniform":
@@ -153,13 +157,14 @@ def reliability_curve(prob, ref, *, n_bins: int = 10, binning: str = "uniform") 
     return ReliabilityCurve(summed_p[kept] / count[kept], summed_r[kept] / count[kept], count[kept], edges)
 
 
-def expected_calibration_error(prob, ref, *, n_bins: int = 10, binning: str = "uniform") -> float:
+def expected_calibration_error(prob, ref, *, n_bins: int = 10, binning: str = "uniform",
+                               first_bin_closed: bool = True) -> float:
     """Expected calibration error Σ_b (|B_b| / N)·|frequency_b − confidence_b| (Naeini et al. 2015).
 
     The bins of :func:`reliability_curve`; 0 is perfectly calibrated. Metrics
     Reloaded's ``expectation_calibration_error`` uses the same formula but
-    drops voxels whose probability is exactly 0 (its bins are (l, u]); on maps
-    without exact zeros the two agree.
+    drops voxels whose probability is exactly 0 (its bins are (l, u]):
+    ``first_bin_closed=False`` reproduces it; on maps without exact zeros the two agree.
 
     Examples
     --------
@@ -167,7 +172,7 @@ def expected_calibration_error(prob, ref, *, n_bins: int = 10, binning: str = "u
     >>> expected_calibration_error(np.array([[0.1, 0.15, 0.9, 0.85]]), np.array([[0, 1, 1, 1]]), n_bins=2)
     0.25
     """
-    curve = reliability_curve(prob, ref, n_bins=n_bins, binning=binning)
+    curve = reliability_curve(prob, ref, n_bins=n_bins, binning=binning, first_bin_closed=first_bin_closed)
     return float(np.sum(curve.count * np.abs(curve.frequency - curve.confidence)) / curve.count.sum())
 
 

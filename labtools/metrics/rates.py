@@ -60,7 +60,8 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def rate_scores(c: Confusion, *, beta: float = 1.0, exchange_rate: float = 1.0, cost_fn: float | None = None,
-                cost_fp: float | None = None, empty_value: float = np.nan) -> dict[str, float]:
+                cost_fp: float | None = None, empty_value: float = np.nan, undefined_mcc: float = 0.0,
+                one_empty_value: float = 0.0) -> dict[str, float]:
     """Every metric of this module from one confusion matrix, the conventions applied.
 
     Parameters
@@ -76,6 +77,10 @@ def rate_scores(c: Confusion, *, beta: float = 1.0, exchange_rate: float = 1.0, 
         (default: the inverse class priors, Metrics Reloaded's choice).
     empty_value : float
         The result when both masks are empty.
+    undefined_mcc : float
+        MCC when a marginal is zero: 0 as scikit-learn, NaN as MONAI.
+    one_empty_value : float
+        Fowlkes-Mallows when exactly one mask is empty: 0 (nnU-Net's rule), NaN as MONAI.
 
     Returns
     -------
@@ -111,8 +116,8 @@ def rate_scores(c: Confusion, *, beta: float = 1.0, exchange_rate: float = 1.0, 
         "prevalence_threshold": _ratio(math.sqrt(tpr * (1 - tnr)) + tnr - 1, tpr + tnr - 1)
         if not (math.isnan(tpr) or math.isnan(tnr)) else _NAN,
         "balanced_accuracy": (tpr + tnr) / 2,
-        "matthews_correlation": (tp * tn - fp * fn) / math.sqrt(marginals) if marginals else 0.0,
-        "fowlkes_mallows": 0.0 if one_empty else math.sqrt(ppv * tpr),
+        "matthews_correlation": (tp * tn - fp * fn) / math.sqrt(marginals) if marginals else float(undefined_mcc),
+        "fowlkes_mallows": float(one_empty_value) if one_empty else math.sqrt(ppv * tpr),
         "informedness": tpr + tnr - 1,
         "markedness": ppv + npv - 1,
         "fbeta": (1 + beta2) * tp / ((1 + beta2) * tp + beta2 * fn + fp),
@@ -244,11 +249,11 @@ def balanced_accuracy(pred, ref, *, empty_value: float = np.nan) -> float:
 
 
 @per_label
-def matthews_correlation(pred, ref, *, empty_value: float = np.nan) -> float:
+def matthews_correlation(pred, ref, *, empty_value: float = np.nan, undefined_value: float = 0.0) -> float:
     """Matthews correlation coefficient (TP·TN − FP·FN) / √((TP+FP)(TP+FN)(TN+FP)(TN+FN)).
 
-    In [-1, 1]; 0 when a marginal is zero, as ``sklearn.metrics.matthews_corrcoef``
-    (MONAI gives NaN there).
+    In [-1, 1]; `undefined_value` (0, as ``sklearn.metrics.matthews_corrcoef``) when a
+    marginal is zero; ``undefined_value=np.nan`` reproduces MONAI.
 
     Examples
     --------
@@ -256,12 +261,14 @@ def matthews_correlation(pred, ref, *, empty_value: float = np.nan) -> float:
     >>> round(matthews_correlation(np.array([[1, 1], [0, 0]]), np.array([[1, 0], [0, 0]])), 4)
     0.5774
     """
-    return _score("matthews_correlation", pred, ref, empty_value)
+    return _score("matthews_correlation", pred, ref, empty_value, undefined_mcc=undefined_value)
 
 
 @per_label
-def fowlkes_mallows(pred, ref, *, empty_value: float = np.nan) -> float:
-    """Fowlkes–Mallows index √(precision · recall); 0 when exactly one mask is empty.
+def fowlkes_mallows(pred, ref, *, empty_value: float = np.nan, one_empty_value: float = 0.0) -> float:
+    """Fowlkes–Mallows index √(precision · recall); `one_empty_value` (0) when exactly one mask is empty.
+
+    ``one_empty_value=np.nan`` reproduces MONAI's ``"fowlkes mallows index"``.
 
     Examples
     --------
@@ -269,7 +276,7 @@ def fowlkes_mallows(pred, ref, *, empty_value: float = np.nan) -> float:
     >>> round(fowlkes_mallows(np.array([[1, 1], [0, 0]]), np.array([[1, 0], [1, 0]])), 4)
     0.5
     """
-    return _score("fowlkes_mallows", pred, ref, empty_value)
+    return _score("fowlkes_mallows", pred, ref, empty_value, one_empty_value=one_empty_value)
 
 
 @per_label

@@ -36,11 +36,13 @@ def _both_or_one_empty(pred, ref):
 
 
 @per_label
-def centre_of_mass_distance(pred, ref, spacing=None, *, empty_value: float = np.nan) -> float:
+def centre_of_mass_distance(pred, ref, spacing=None, *, empty_value: float = np.nan,
+                            one_empty_value: float = np.inf) -> float:
     """Distance in mm between the centres of mass of the two masks.
 
-    Metrics Reloaded's ``com_dist`` (which returns -1 when a mask is empty;
-    here +inf, or `empty_value` when both are).
+    Metrics Reloaded's ``com_dist``, which returns -1 when a mask is empty; here
+    `one_empty_value` (+inf) when exactly one is, `empty_value` when both are
+    (``empty_value=-1, one_empty_value=-1`` reproduces Metrics Reloaded).
 
     Examples
     --------
@@ -52,7 +54,7 @@ def centre_of_mass_distance(pred, ref, spacing=None, *, empty_value: float = np.
     pred, ref = as_binary_pair(pred, ref)
     both, one = _both_or_one_empty(pred, ref)
     if both or one:
-        return float(empty_value) if both else float("inf")
+        return float(empty_value) if both else float(one_empty_value)
     scale = np.asarray(as_spacing(spacing, pred.ndim))
     offset = (np.asarray(ndi.center_of_mass(pred)) - np.asarray(ndi.center_of_mass(ref))) * scale
     return float(np.sqrt(np.sum(offset**2)))
