@@ -139,3 +139,16 @@ def test_detection_average_precision_equals_scikit_learn_scaled_to_all_reference
             sk = average_precision_score([k in hit for k in ids], [scores[k] for k in ids])
             expected = sk * match.tp / (match.tp + match.fn)
             assert metrics.detection_average_precision(pred, ref, scores, threshold=0.3) == pytest.approx(expected)
+
+
+def test_per_class_object_scores_from_label_maps():
+    ref = np.zeros((20, 30), np.uint8)
+    ref[2:6, 2:6] = 1
+    ref[10:14, 2:6] = 1                      # two objects of class 1
+    ref[2:8, 20:26] = 2                      # one of class 2
+    pred = ref.copy()
+    pred[10:14, 2:6] = 0                     # one class-1 object missed
+    per_class = metrics.panoptic_quality(pred, ref, labels=[1, 2])
+    assert per_class[1] == metrics.panoptic_quality(pred == 1, ref == 1)
+    assert (per_class[1]["tp"], per_class[1]["fn"], per_class[2]["pq"]) == (1, 1, 1.0)
+    assert metrics.detection_f1(pred, ref, labels=[1, 2]) == {1: pytest.approx(2 / 3), 2: 1.0}

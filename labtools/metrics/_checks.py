@@ -83,9 +83,11 @@ def per_label(metric):
 
     wrapper.__doc__ = (metric.__doc__ or "") + _LABELS_NOTE
     signature = inspect.signature(metric)
-    wrapper.__signature__ = signature.replace(parameters=[
-        *signature.parameters.values(),
-        inspect.Parameter("labels", inspect.Parameter.KEYWORD_ONLY, default=None)])
+    parameters = list(signature.parameters.values())
+    labels = inspect.Parameter("labels", inspect.Parameter.KEYWORD_ONLY, default=None)
+    # Keyword-only parameters go before a **kwargs one.
+    at = next((i for i, p in enumerate(parameters) if p.kind is inspect.Parameter.VAR_KEYWORD), len(parameters))
+    wrapper.__signature__ = signature.replace(parameters=[*parameters[:at], labels, *parameters[at:]])
     return wrapper
 
 

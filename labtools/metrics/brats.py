@@ -39,7 +39,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from labtools.errors import ParameterError
-from labtools.metrics._checks import as_binary_pair, as_spacing
+from labtools.metrics._checks import as_binary_pair, as_spacing, per_label
 
 __all__ = ["brats_lesion_wise", "BRATS_SETTINGS"]
 
@@ -47,6 +47,7 @@ __all__ = ["brats_lesion_wise", "BRATS_SETTINGS"]
 BRATS_SETTINGS = {"GLI": (3, 50), "SSA": (3, 50), "PED": (3, 50), "MEN": (1, 50), "MET": (1, 2)}
 
 
+@per_label
 def brats_lesion_wise(pred, ref, spacing=None, *, dilation: int = 3, min_volume_mm3: float = 50.0,
                       worst_hd95: float = 374.0) -> dict:
     """BraTS 2023 lesion-wise Dice and HD95 of one tissue (module docstring for the rules).

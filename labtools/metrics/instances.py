@@ -34,6 +34,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from labtools.errors import ParameterError, ShapeMismatchError
+from labtools.metrics._checks import per_label
 
 __all__ = ["InstanceMatch", "label_instances", "match_instances", "detection_f1", "panoptic_quality",
            "instance_scores", "detection_average_precision"]
@@ -156,6 +157,7 @@ def match_instances(pred, ref, *, threshold: float = 0.5, rule: str = "one_to_on
                          [r for r in ref_ids if r not in matched_ref], pred_labels, ref_labels)
 
 
+@per_label
 def detection_f1(pred, ref, *, threshold: float = 0.5, empty_value: float = np.nan, **match_options) -> float:
     """Detection F1 = 2TP / (2TP + FP + FN) over objects matched at an IoU `threshold`.
 
@@ -172,6 +174,7 @@ def detection_f1(pred, ref, *, threshold: float = 0.5, empty_value: float = np.n
     return float(empty_value) if total == 0 else 2 * match.tp / total
 
 
+@per_label
 def panoptic_quality(pred, ref, *, threshold: float = 0.5, empty_value: float = np.nan,
                      **match_options) -> dict[str, float]:
     """Panoptic quality PQ = SQ × RQ (Kirillov et al. 2019) of one class's objects.
@@ -205,6 +208,7 @@ def panoptic_quality(pred, ref, *, threshold: float = 0.5, empty_value: float = 
             "fn": match.fn}
 
 
+@per_label
 def instance_scores(pred, ref, spacing=None, *, threshold: float = 0.0, **match_options) -> dict:
     """Per-object Dice and HD95 of the matched pairs, and lesion-wise means with BraTS's denominator.
 
