@@ -17,6 +17,9 @@ import numbers
 
 import numpy as np
 
+# Where two arrays differ is the grader's question too: one implementation, in grading.compare.
+from labtools.grading.compare import Difference, first_difference
+
 __all__ = ["Difference", "as_numbers", "first_difference", "show"]
 
 
@@ -71,54 +74,6 @@ def as_numbers(value):
     return array
 
 
-class Difference:
-    """Where two arrays of the same shape differ: the first index, both values, how many differ."""
-
-    def __init__(self, index, yours, expected, count, total, largest):
-        self.index, self.yours, self.expected = index, yours, expected
-        self.count, self.total, self.largest = count, total, largest
-
-    def where(self) -> str:
-        """``at index (2, 3)``, or an empty string for a scalar."""
-        return f" at index {self.index}" if self.index else ""
-
-    def spread(self) -> str:
-        """``12 of 400 values differ, by up to 0.5``, or an empty string for one value."""
-        if self.total <= 1:
-            return ""
-        text = f"{self.count} of {self.total} values differ"
-        return text + (f", by up to {show(self.largest)}" if self.largest is not None else "")
-
-
-def first_difference(yours: np.ndarray, expected: np.ndarray, *, rtol: float | None,
-                     atol: float = 0.0) -> Difference | None:
-    """The first element where `yours` and `expected` (same shape) differ, or None if none does.
-
-    With `rtol` None the comparison is exact; otherwise within
-    ``atol + rtol * |expected|``. NaN equals NaN.
-
-    Examples
-    --------
-    >>> d = first_difference(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.5, 3.5]), rtol=1e-6)
-    >>> d.index, d.yours, d.expected, d.spread()
-    ((1,), 2.0, 2.5, '2 of 3 values differ, by up to 0.5')
-    """
-    if rtol is None:
-        same = (yours == expected) | (_isnan(yours) & _isnan(expected))
-    else:
-        same = np.isclose(yours, expected, rtol=rtol, atol=atol, equal_nan=True)
-    same = np.broadcast_to(same, expected.shape)
-    if same.all():
-        return None
-    wrong = np.argwhere(~same)
-    index = tuple(int(i) for i in wrong[0])
-    largest = None
-    if yours.dtype.kind in "biuf" and expected.dtype.kind in "biuf":
-        gap = np.abs(yours.astype(np.float64) - expected.astype(np.float64))[~same]
-        largest = float(np.nanmax(gap)) if np.isfinite(gap).any() else float("inf")
-    return Difference(index, yours[index].item(), expected[index].item(), len(wrong), expected.size, largest)
-
-
 def _plain(value):
     """torch tensors (and anything with .numpy()) become numpy arrays; the rest is unchanged."""
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
@@ -130,9 +85,3 @@ def _plain_scalar(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def _isnan(array: np.ndarray) -> np.ndarray:
-    if array.dtype.kind == "f":
-        return np.isnan(array)
-    return np.zeros(array.shape, bool)

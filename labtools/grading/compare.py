@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["compare", "describe"]
+__all__ = ["Difference", "compare", "describe", "first_difference"]
 
 
 def describe(value) -> str:
@@ -128,16 +128,12 @@ def _compare_array(expected: np.ndarray, got, rtol, atol) -> tuple[bool, str]:
     if expected.dtype.kind in "iufb" and got.dtype.kind not in "iufb":
         return False, f"expected numbers, got an array of dtype {got.dtype}"
     e, g = expected.astype(np.float64), got.astype(np.float64)
-    both_nan = np.isnan(e) & np.isnan(g)
-    same_inf = np.isinf(e) & (e == g)
     with np.errstate(invalid="ignore"):
-        close = both_nan | same_inf | (np.abs(g - e) <= atol + rtol * np.abs(e))
-    if close.all():
+        difference = first_difference(g, e, rtol=rtol, atol=atol)
+    if difference is None:
         return True, ""
-    bad = np.argwhere(~close)
-    first = tuple(int(i) for i in bad[0])
-    return False, (f"{len(bad)} of {e.size} values differ; first at index {first}: expected "
-                   f"{describe(float(e[first]))}, got {describe(float(g[first]))}")
+    return False, (f"{difference.count} of {e.size} values differ; first at index {difference.index}: expected "
+                   f"{describe(float(difference.expected))}, got {describe(float(difference.yours))}")
 
 
 def _compare_sequence(expected, got, rtol, atol) -> tuple[bool, str]:
@@ -149,3 +145,60 @@ def _compare_sequence(expected, got, rtol, atol) -> tuple[bool, str]:
         if not ok:
             return False, f"item {index}: {message}"
     return True, ""
+
+
+class Difference:
+    """Where two arrays of the same shape differ: the first index, both values, how many differ."""
+
+    def __init__(self, index, yours, expected, count, total, largest):
+        self.index, self.yours, self.expected = index, yours, expected
+        self.count, self.total, self.largest = count, total, largest
+
+    def where(self) -> str:
+        """``at index (2, 3)``, or an empty string for a scalar."""
+        return f" at index {self.index}" if self.index else ""
+
+    def spread(self) -> str:
+        """``12 of 400 values differ, by up to 0.5``, or an empty string for one value."""
+        if self.total <= 1:
+            return ""
+        text = f"{self.count} of {self.total} values differ"
+        if self.largest is None:
+            return text
+        largest = f"{self.largest:.6g}" if math.isfinite(self.largest) else str(self.largest)
+        return f"{text}, by up to {largest}"
+
+
+def first_difference(yours: np.ndarray, expected: np.ndarray, *, rtol: float | None,
+                     atol: float = 0.0) -> Difference | None:
+    """The first element where `yours` and `expected` (same shape) differ, or None if none does.
+
+    With `rtol` None the comparison is exact; otherwise within
+    ``atol + rtol * |expected|``. NaN equals NaN.
+
+    Examples
+    --------
+    >>> d = first_difference(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.5, 3.5]), rtol=1e-6)
+    >>> d.index, d.yours, d.expected, d.spread()
+    ((1,), 2.0, 2.5, '2 of 3 values differ, by up to 0.5')
+    """
+    if rtol is None:
+        same = (yours == expected) | (_isnan(yours) & _isnan(expected))
+    else:
+        same = np.isclose(yours, expected, rtol=rtol, atol=atol, equal_nan=True)
+    same = np.broadcast_to(same, expected.shape)
+    if same.all():
+        return None
+    wrong = np.argwhere(~same)
+    index = tuple(int(i) for i in wrong[0])
+    largest = None
+    if yours.dtype.kind in "biuf" and expected.dtype.kind in "biuf":
+        gap = np.abs(yours.astype(np.float64) - expected.astype(np.float64))[~same]
+        largest = float(np.nanmax(gap)) if np.isfinite(gap).any() else float("inf")
+    return Difference(index, yours[index].item(), expected[index].item(), len(wrong), expected.size, largest)
+
+
+def _isnan(array: np.ndarray) -> np.ndarray:
+    if array.dtype.kind == "f":
+        return np.isnan(array)
+    return np.zeros(array.shape, bool)
