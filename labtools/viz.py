@@ -104,10 +104,8 @@ def plot_planes(axes, image: Image, labels=None, *, title: str = "", alpha: floa
         ax.imshow(slice_.T, cmap="gray", origin="lower", vmin=lo, vmax=hi,
                   aspect=spacing[1] / spacing[0], interpolation="nearest")
         if label_slice is not None:
-            shown = np.ma.masked_equal(label_slice.T, background)
-            ax.imshow(shown, cmap=cmap, origin="lower",
-                      vmin=0, vmax=n_labels - 1, alpha=alpha,
-                      aspect=spacing[1] / spacing[0], interpolation="nearest")
+            show_labels(ax, label_slice, {}, background=background, alpha=alpha, classes=classes,
+                        legend=False, aspect=spacing[1] / spacing[0])
         ax.set_axis_off()
     if title:
         axes[0].set_title(title, loc="left", fontsize=10)
