@@ -29,13 +29,14 @@ METRIC_NAMES = (
     "lesions_ref", "lesions_pred", "lesions_tp", "lesions_fn", "lesions_fp", "lesion_wise_dice",
     "fp_volume_ml", "fn_volume_ml",
 )
-_DISTANCES = ("hausdorff", "hd95", "assd", "nsd", "directed_hausdorff", "average_surface_distance")
+_DIRECTED = ("directed_hausdorff", "average_surface_distance")
+_DISTANCES = ("hausdorff", "hd95", "assd", "nsd", *_DIRECTED)
 _LESIONS = ("lesions_ref", "lesions_pred", "lesions_tp", "lesions_fn", "lesions_fp", "lesion_wise_dice",
             "fp_volume_ml", "fn_volume_ml")
 _SHAPES = ("centre_of_mass_distance", "boundary_iou", "centreline_dice", "panoptic_quality", "detection_f1")
 #: Every metric ``evaluate(..., metrics=[...])`` can compute: the defaults, then the rates, the
 #: directed distances (pred → ref), shape and topology, and object-level scores.
-AVAILABLE_METRICS = METRIC_NAMES + RATE_NAMES + ("directed_hausdorff", "average_surface_distance") + _SHAPES
+AVAILABLE_METRICS = METRIC_NAMES + RATE_NAMES + _DIRECTED + _SHAPES
 
 
 def evaluate(pred, ref, spacing=None, labels=None, *, tolerance: float = 1.0,

@@ -86,10 +86,9 @@ def label_instances(objects, connectivity: int | None = None) -> np.ndarray:
 
 def _overlaps(pred_labels: np.ndarray, ref_labels: np.ndarray):
     """IoU of every (pred id, ref id) pair that overlaps, from one pass over the voxels."""
-    pred_ids = np.unique(pred_labels[pred_labels > 0])
-    ref_ids = np.unique(ref_labels[ref_labels > 0])
-    pred_size = dict(zip(*np.unique(pred_labels[pred_labels > 0], return_counts=True)))
-    ref_size = dict(zip(*np.unique(ref_labels[ref_labels > 0], return_counts=True)))
+    pred_ids, pred_counts = np.unique(pred_labels[pred_labels > 0], return_counts=True)
+    ref_ids, ref_counts = np.unique(ref_labels[ref_labels > 0], return_counts=True)
+    pred_size, ref_size = dict(zip(pred_ids, pred_counts)), dict(zip(ref_ids, ref_counts))
     both = (pred_labels > 0) & (ref_labels > 0)
     pairs, counts = np.unique(np.stack([pred_labels[both], ref_labels[both]]), axis=1, return_counts=True)
     iou = {(int(p), int(r)): c / (pred_size[p] + ref_size[r] - c) for (p, r), c in zip(pairs.T, counts)}
@@ -290,7 +289,7 @@ def detection_average_precision(pred, ref, scores, *, threshold: float = 0.5, co
     if n_ref == 0:
         return float(empty_value) if match.fp == 0 else 0.0
     found = {p for p, _, _ in match.pairs}
-    ordered = sorted({p for p, _, _ in match.pairs} | set(match.unmatched_pred), key=lambda k: -scores[k])
+    ordered = sorted(found | set(match.unmatched_pred), key=lambda k: -scores[k])     # every prediction
     hits = np.array([p in found for p in ordered], dtype=float)
     if hits.size == 0:
         return 0.0
