@@ -95,3 +95,10 @@ def test_surfel_mode_equals_deepminds_robust_hausdorff():
             assert ours == pytest.approx(deepmind.compute_robust_hausdorff(theirs, percentile), rel=1e-6)
     with pytest.raises(ParameterError, match="surfel"):
         metrics.hausdorff(pred, ref, spacing, mode="surfel", distance_metric="taxicab")
+
+
+def test_surfel_mode_refuses_distances_computed_without_surfels():
+    pred, ref, spacing = next(_cases())
+    voxels_only = metrics.surface_distances(pred, ref, spacing, surfels=False)
+    with pytest.raises(ParameterError, match="surfel"):
+        metrics.hausdorff(distances=voxels_only, mode="surfel")

@@ -249,7 +249,10 @@ def hausdorff(pred=None, ref=None, spacing=None, *, percentile: float = 100, mod
     if not 0 <= percentile <= 100:
         raise InvalidImageError(f"percentile must be within 0..100, got {percentile}")
     if mode == "surfel":
-        if distance_metric != "euclidean" or (distances is not None and distances.surfel_bound != np.inf):
+        without_surfels = distances is not None and distances.surfel_area_pred.size == 0 and not (
+            distances.pred_empty or distances.ref_empty)
+        if distance_metric != "euclidean" or without_surfels or (
+                distances is not None and distances.surfel_bound != np.inf):
             raise ParameterError('mode="surfel" needs exact Euclidean surfel distances: surface_distances('
                                  "..., surfels=True) with the default surfel_bound")
         if distances is None:
