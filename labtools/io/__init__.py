@@ -33,6 +33,7 @@ from labtools.errors import (
 from labtools.io.atomic import atomic_replace
 from labtools.io.image import Image, affine_from_spacing, spacing_from_affine
 from labtools.io.nifti import read_nifti, write_nifti
+from labtools.io.omezarr import ZARR_SUFFIXES, read_zarr, write_zarr
 from labtools.io.raster import read_npy, read_png, read_tiff, write_npy, write_png, write_tiff
 
 __all__ = [
@@ -46,6 +47,9 @@ __all__ = [
     "affine_from_spacing",
     "spacing_from_affine",
     "SUPPORTED_SUFFIXES",
+    "ZARR_SUFFIXES",
+    "read_zarr",
+    "write_zarr",
 ]
 
 _FORMATS = {
@@ -55,6 +59,9 @@ _FORMATS = {
     ".tif": (read_tiff, write_tiff),
     ".tiff": (read_tiff, write_tiff),
     ".npy": (read_npy, write_npy),
+    # Folders, read lazily (a Dask array) and written chunk by chunk; ".ome.zarr" before ".zarr".
+    ".ome.zarr": (read_zarr, write_zarr),
+    ".zarr": (read_zarr, write_zarr),
 }
 SUPPORTED_SUFFIXES = tuple(_FORMATS)
 
@@ -89,7 +96,9 @@ def load(path, *, allow_nonfinite: bool = False) -> Image:
     Parameters
     ----------
     path : str or pathlib.Path
-        A ``.nii``, ``.nii.gz``, ``.png``, ``.tif``/``.tiff`` or ``.npy`` file.
+        A ``.nii``, ``.nii.gz``, ``.png``, ``.tif``/``.tiff`` or ``.npy`` file,
+        or an ``.ome.zarr`` / ``.zarr`` folder (opened lazily: the Image holds
+        a Dask array, see :mod:`labtools.io.omezarr`).
     allow_nonfinite : bool
         Accept NaN and infinite voxel values. By default they raise, because
         features, losses and metrics silently turn them into NaN everywhere.
@@ -113,14 +122,14 @@ def load(path, *, allow_nonfinite: bool = False) -> Image:
     ((33, 41, 25), (2.0, 2.0, 2.0))
     """
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and not path.name.lower().endswith(ZARR_SUFFIXES):
         raise MissingFileError(f"{path}: is a folder, not an image file")
     suffix = file_format(path)
     if not path.exists():
         raise MissingFileError(f"{path}: no such file (working directory: {Path.cwd()})")
     reader, _ = _FORMATS[suffix]
     image = reader(path)
-    if not allow_nonfinite:
+    if not allow_nonfinite and not image.is_lazy:  # lazy arrays are checked block by block where used
         check_finite(image.array, name=str(path))
     return image
 
@@ -162,10 +171,15 @@ def save(obj, path, *, spacing=None, affine=None) -> Path:
         if spacing is not None or affine is not None:
             image = Image(obj.array, spacing=spacing, affine=affine, channel_axis=obj.channel_axis)
     else:
-        image = Image(np.asarray(obj), spacing=spacing, affine=affine)
+        image = Image(obj, spacing=spacing, affine=affine)
     if not path.parent.exists():
         raise MissingFileError(f"{path}: the folder {path.parent} does not exist")
     _, writer = _FORMATS[suffix]
+    if suffix in ZARR_SUFFIXES:  # a folder, written chunk by chunk and swapped in by write_zarr itself
+        return writer(image, path)
+    if image.is_lazy:
+        image = Image(image.array.compute(), spacing=image.spacing, affine=image.affine,
+                      channel_axis=image.channel_axis, meta=image.meta)
     with atomic_replace(path, suffix=suffix) as temporary:
         writer(image, temporary, shown=path)
     return path

@@ -10,7 +10,19 @@ import numpy as np
 
 from labtools.errors import InvalidImageError
 
-__all__ = ["Image", "affine_from_spacing", "spacing_from_affine"]
+__all__ = ["Image", "affine_from_spacing", "spacing_from_affine", "is_lazy_array"]
+
+
+def is_lazy_array(array) -> bool:
+    """Whether `array` is a Dask collection (computed on demand) rather than data in memory.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> is_lazy_array(np.zeros(3)), is_lazy_array(da.zeros(3))
+    (False, True)
+    """
+    return hasattr(array, "__dask_graph__")
 
 
 def affine_from_spacing(spacing) -> np.ndarray:
@@ -60,7 +72,7 @@ class Image:
 
     Parameters
     ----------
-    array : numpy.ndarray
+    array : numpy.ndarray or dask.array.Array
         Voxel values, 2D or 3D spatial, optionally with a leading channel axis.
     spacing : tuple of float, optional
         Voxel size in mm per spatial axis. Defaults to the affine's column
@@ -92,7 +104,8 @@ class Image:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.array = np.asarray(self.array)
+        if not is_lazy_array(self.array):  # a Dask array stays lazy (Zarr stores, blockwise results)
+            self.array = np.asarray(self.array)
         if self.channel_axis not in (None, 0):
             raise InvalidImageError(
                 f"channel_axis must be 0 (channels first) or None, got {self.channel_axis!r}; "
@@ -120,6 +133,11 @@ class Image:
             )
         if self.path is not None:
             self.path = Path(self.path)
+
+    @property
+    def is_lazy(self) -> bool:
+        """True when the array is a Dask array: read or computed only where it is used."""
+        return is_lazy_array(self.array)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -164,7 +182,7 @@ class Image:
         >>> img.with_array(np.ones((3, 3), dtype=np.uint8)).spacing
         (0.5, 2.0)
         """
-        array = np.asarray(array)
+        array = array if is_lazy_array(array) else np.asarray(array)
         spatial = array.shape[1:] if channel_axis == 0 else array.shape
         if spatial != self.spatial_shape:
             from labtools.errors import ShapeMismatchError
