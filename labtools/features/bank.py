@@ -301,6 +301,48 @@ def region_slices(roi, shape) -> tuple[slice, ...]:
     return region
 
 
+def bank_context(sigmas, features, spacing, method: str = "exact") -> tuple[np.ndarray, np.ndarray]:
+    """Voxels of context per axis the whole bank needs, and the grid its pyramid scales sit on.
+
+    A region computed from a crop that extends at least ``halo`` voxels past
+    it on every side (or to the image border), and that starts on a multiple
+    of ``align``, equals the same region of the whole-image computation:
+    this is what blockwise processing (:mod:`labtools.features.blockwise`)
+    relies on.
+
+    Returns
+    -------
+    (halo, align) : two int arrays, one value per spatial axis
+
+    Examples
+    --------
+    >>> halo, align = bank_context((1.0, 3.5), ("gaussian",), np.ones(3), method="pyramid")
+    >>> halo.tolist(), align.tolist()
+    ([18, 18, 18], [2, 2, 2])
+    """
+    spacing = np.asarray(spacing, dtype=float)
+    halo, align = np.zeros(len(spacing), dtype=int), np.ones(len(spacing), dtype=int)
+    for sigma, feature in active(sigmas, features):
+        pyramid = [sigma] if method == "pyramid" and pyramid_factors(sigma / spacing).max() > 1 else []
+        scale_halo, scale_align = _halo_and_alignment((sigma,), spacing, [feature], pyramid)
+        halo, align = np.maximum(halo, scale_halo), np.maximum(align, scale_align)
+    return halo, align
+
+
+def _halo_and_alignment(sigmas, spacing, features, pyramid) -> tuple[np.ndarray, np.ndarray]:
+    structure = "structure" in features
+    exact = [s for s in sigmas if s not in pyramid]
+    halo = np.zeros(len(spacing), dtype=int)
+    if exact:
+        largest = max(exact) / spacing
+        halo = np.array([radius(s) + (radius(STRUCTURE_OUTER * s) if structure else 0) for s in largest])
+    align = np.ones(len(spacing), dtype=int)
+    for sigma in pyramid:
+        halo = np.maximum(halo, pyramid_halo(sigma, spacing, structure))
+        align = np.maximum(align, pyramid_factors(sigma / spacing))
+    return halo, align
+
+
 def _crop_with_halo(region, shape, sigmas, spacing, features, pyramid):
     """The crop to filter (region + halo, within the image) and the region inside that crop.
 
@@ -308,16 +350,7 @@ def _crop_with_halo(region, shape, sigmas, spacing, features, pyramid):
     subsampling factor, so their coarse grids sit on the same voxels whatever
     the region, and a region equals the same part of the whole image.
     """
-    structure = "structure" in features
-    exact = [s for s in sigmas if s not in pyramid]
-    halo = np.zeros(len(shape), dtype=int)
-    if exact:
-        largest = max(exact) / spacing
-        halo = np.array([radius(s) + (radius(STRUCTURE_OUTER * s) if structure else 0) for s in largest])
-    align = np.ones(len(shape), dtype=int)
-    for sigma in pyramid:
-        halo = np.maximum(halo, pyramid_halo(sigma, spacing, structure))
-        align = np.maximum(align, pyramid_factors(sigma / spacing))
+    halo, align = _halo_and_alignment(sigmas, spacing, features, pyramid)
     crop, inner = [], []
     for s, n, h, a in zip(region, shape, halo, align):
         start, stop = max((s.start - h) // a * a, 0), min(s.stop + h, n)

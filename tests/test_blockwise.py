@@ -1,0 +1,82 @@
+"""Blockwise features and predictions equal the whole-volume computation (issue 18).
+
+The reference is labtools' own whole-volume path, which tests/test_features.py checks against
+scipy.ndimage; here the question is only whether cutting the volume into blocks changes anything.
+Odd shapes, anisotropic spacing, blocks smaller than the largest halo, pyramid scales.
+"""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pytest
+
+from labtools import io
+from labtools.datasets import phantom
+from labtools.features import feature_stack
+from labtools.features.blockwise import blockwise_features, block_chunks
+from labtools.io import Image
+from labtools.pixel_classifier import PixelClassifier
+
+SPACING = (0.7, 0.9, 2.5)
+
+
+@pytest.fixture(scope="module")
+def volume():
+    return np.random.default_rng(3).normal(size=(101, 83, 37)).astype(np.float32)
+
+
+@pytest.mark.parametrize("method", ["exact", "pyramid"])
+def test_features_by_blocks_equal_the_whole_volume(volume, method):
+    options = dict(sigmas=(0.7, 1.6, 3.5, 5.0), spacing=SPACING, method=method)
+    whole = feature_stack(volume, **options)
+    lazy = blockwise_features(da.from_array(volume, chunks=7), chunks=(16, 8, 8), **options)
+    assert min(lazy.numblocks[1:]) > 1  # really several blocks along every axis
+    np.testing.assert_allclose(lazy.compute(), whole, rtol=1e-6, atol=1e-6)
+
+
+def test_features_by_blocks_in_2d_with_channels_and_in_plane_scales(volume):
+    planes = volume[:, :, :2].transpose(2, 0, 1)  # two channels of a 2D image
+    whole = feature_stack(planes, channel_axis=0, sigmas=(1.0, 3.5), method="pyramid")
+    lazy = blockwise_features(planes, channel_axis=0, sigmas=(1.0, 3.5), method="pyramid", chunks=16)
+    np.testing.assert_allclose(lazy.compute(), whole, rtol=1e-6, atol=1e-6)
+    options = dict(sigmas=(1.0, 2.0), in_plane=(1.0,), features=("gaussian", "hessian", "structure"))
+    np.testing.assert_allclose(blockwise_features(volume, chunks=12, **options).compute(),
+                               feature_stack(volume, **options), rtol=1e-6, atol=1e-6)
+
+
+def test_blocks_are_never_thinner_than_the_halo():
+    assert block_chunks((100,), block=10, align=(4,), least=(30,)) == ((32, 32, 36),)
+    assert block_chunks((20,), block=64) == ((20,),)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    image, labels = phantom((90, 80, 36), n_lesions=2, seed=4)
+    image = Image(image.array, spacing=SPACING)
+    scribbles = np.zeros_like(labels)
+    scribbles[::5, ::5, ::4] = labels[::5, ::5, ::4] + 1
+    return image, scribbles
+
+
+@pytest.mark.parametrize("method,sigma_unit", [("pyramid", "mm"), ("exact", "voxel")])
+def test_prediction_by_blocks_is_identical_in_exact_prediction_mode(trained, method, sigma_unit, tmp_path):
+    image, scribbles = trained
+    classifier = PixelClassifier(n_estimators=8, method=method, sigma_unit=sigma_unit, prediction="exact",
+                                 sigmas=(0.7, 1.6, 3.5)).fit(image, scribbles)
+    whole = classifier.predict(image)
+    lazy_image = io.load(io.save(image, tmp_path / "image.ome.zarr"))  # read back lazily from Zarr
+    assert lazy_image.is_lazy
+    blocks = classifier.predict_blockwise(lazy_image, chunks=(16, 16, 8))
+    assert min(blocks.numblocks) > 1
+    np.testing.assert_array_equal(blocks.compute(), whole)
+    written = io.load(io.save(lazy_image.with_array(blocks), tmp_path / "seg.ome.zarr"))
+    np.testing.assert_array_equal(written.array.compute(), whole)
+    np.testing.assert_allclose(written.affine, image.affine)
+
+
+def test_coarse_to_fine_by_blocks_agrees_almost_everywhere(trained):
+    image, scribbles = trained
+    classifier = PixelClassifier(n_estimators=8, sigmas=(0.7, 1.6, 3.5)).fit(image, scribbles)
+    agreement = np.mean(classifier.predict_blockwise(image, chunks=16).compute() == classifier.predict(image))
+    assert agreement > 0.99
