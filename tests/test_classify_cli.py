@@ -38,7 +38,7 @@ def test_writes_seg_files_with_the_inputs_geometry(model_and_images, tmp_path, c
     out = tmp_path / "out" / "nested"
     status = cli.main(["classify", str(model), *(str(p) for p, _ in images), "--out", str(out), "--quiet"])
     assert status == 0
-    assert sorted(p.name for p in out.iterdir()) == ["case_a_seg.nii.gz", "case_b_seg.nii"]
+    assert sorted(p.name for p in out.iterdir()) == ["case_a_seg.nii.gz", "case_b_seg.nii", "classify.journal.jsonl"]
     classifier = PixelClassifier.load(model)
     for path, labels in images:
         source = io.load(path)
@@ -60,7 +60,7 @@ def test_a_broken_image_is_reported_and_the_rest_goes_on(model_and_images, tmp_p
     argv = ["classify", str(model), str(broken), str(images[0][0]), str(flat), str(images[1][0]),
             "--out", str(out), "--quiet"]
     assert cli.main(argv) == 1
-    assert sorted(p.name for p in out.iterdir()) == ["case_a_seg.nii.gz", "case_b_seg.nii"]
+    assert sorted(p.name for p in out.iterdir()) == ["case_a_seg.nii.gz", "case_b_seg.nii", "classify.journal.jsonl"]
     captured = capsys.readouterr()
     assert f"failed {broken}:" in captured.err and "flat2d.nii.gz" in captured.err
     assert "2 of 4 images segmented" in captured.out

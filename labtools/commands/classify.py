@@ -3,12 +3,16 @@
 Each IMAGE gets DIR/<name>_seg<ext>: the class of every voxel, in the
 image's format and with its affine. An image that cannot be read or
 classified is reported and skipped; the others go on (exit status 1 then).
+Images run as Dask tasks (a local cluster, or --scheduler); finished ones are
+recorded in DIR/classify.journal.jsonl and skipped by a rerun. A Zarr store
+(or any image with --blockwise) is classified block by block (docs/scale.md).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+from labtools.commands.scale_options import add_blockwise_arguments, add_scale_arguments
 
 NAME = "classify"
 HELP = "segment images with a saved PixelClassifier -> <name>_seg files"
@@ -23,37 +27,52 @@ def add_arguments(parser) -> None:
                         help="also read a labtools 0.1 classifier (.joblib pickle): reading a pickle runs "
                              "code from the file, so only for files you made or trust")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_blockwise_arguments(parser)
+    add_scale_arguments(parser)
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
-    from labtools.errors import InvalidImageError, LabtoolsError
+    from labtools.errors import InvalidImageError
     from labtools.pixel_classifier import PixelClassifier
+    from labtools.pixel_classifier.batch import classify_file
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InvalidImageError(f"--out {out} is a file; give a folder")
     targets = [(Path(image), out / output_name(image)) for image in args.images]
     _refuse_duplicate_outputs(targets)
-    classifier = PixelClassifier.load(args.model, trust=args.trust)  # a bad model stops everything (status 2)
+    PixelClassifier.load(args.model, trust=args.trust)  # a bad model stops everything here (status 2)
     out.mkdir(parents=True, exist_ok=True)
+    return run_segmentation_cases(classify_file, args.model, targets, args, desc="classify",
+                                  options={"trust": args.trust})
 
-    failed = []
-    bar = tqdm(targets, desc="classify", unit="image", disable=args.quiet)
-    for source, target in bar:
-        try:
-            segment_file(classifier, source, target)
-        except LabtoolsError as err:
-            failed.append((source, err))
-            bar.write(f"failed {source}: {err}", file=sys.stderr)
-        finally:
-            classifier.set_params()  # drop this image's cached features before the next one
-    bar.close()
-    done = len(targets) - len(failed)
-    print(f"{done} of {len(targets)} images segmented into {out}"
-          + (f"; {len(failed)} failed: {', '.join(str(s) for s, _ in failed)}" if failed else ""))
+
+def run_segmentation_cases(function, model, targets, args, *, desc: str, options: dict) -> int:
+    """Run ``function(model, source, target, **options)`` for every image as Dask tasks, resumably.
+
+    Shared by ``classify`` and ``predict``: the journal DIR/<desc>.journal.jsonl
+    keys each image by the content hash of model, image and options.
+    """
+    from labtools.scale import Case, CaseJournal, content_hash, run_cases
+
+    out = Path(args.out)
+    options = {**options, "blockwise": True if args.blockwise else None, "chunks": args.block}
+    model_hash = content_hash(model)  # once, not per image: a model file can be large
+    cases = [Case(str(source), content_hash(source, options={"model": model_hash, "target": target.name,
+                                                              **options}),
+                  (function, model, source, target, options))
+             for source, target in targets]
+    failed = [outcome.case.name for outcome in run_cases(
+        _call, cases, scheduler=args.scheduler, workers=args.workers, desc=desc, progress=not args.quiet,
+        journal=CaseJournal(out / f"{desc}.journal.jsonl"),
+        still_valid=lambda result: Path(result["output"]).exists()) if outcome.error]
+    print(f"{len(targets) - len(failed)} of {len(targets)} images segmented into {out}"
+          + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
+
+
+def _call(function, model, source, target, options):
+    return function(model, source, target, **options)
 
 
 def output_name(image_path) -> str:
@@ -75,15 +94,6 @@ def output_name(image_path) -> str:
     except FileFormatError:  # reported when the image is read
         suffix_length = len("".join(Path(name).suffixes[-1:]))
     return f"{name[: len(name) - suffix_length]}_seg{name[len(name) - suffix_length:]}"
-
-
-def segment_file(classifier, source, target) -> Path:
-    """Segment the image in `source` and write the classes to `target` with its geometry."""
-    from labtools import io
-
-    image = io.load(source)
-    segmentation = classifier.predict(image)
-    return io.save(image.with_array(segmentation), target)
 
 
 def _refuse_duplicate_outputs(targets) -> None:

@@ -3,6 +3,8 @@
 PRED and REF are two files or two folders; folder files are paired by name.
 Spacing comes from the reference headers (--spacing auto) unless given.
 A case whose files cannot be read or do not share a grid is reported and skipped.
+Cases run as Dask tasks (a local cluster, or --scheduler); each finished case
+is recorded in <out>.journal.jsonl, so a rerun skips it (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
+
+from labtools.commands.scale_options import add_scale_arguments
 
 NAME = "evaluate"
 HELP = "metrics of predictions against references (files or folders) -> CSV"
@@ -35,6 +39,7 @@ def add_arguments(parser) -> None:
                         help="per-case table (default metrics.csv); the summary goes next to it "
                              "as <name>_summary.csv")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_scale_arguments(parser)
 
 
 def run(args) -> int:
@@ -61,15 +66,28 @@ def run(args) -> int:
         print(f"warning: no reference for {path.name}", file=sys.stderr)
     if not pairs:
         raise InvalidImageError(f"no files with the same name in {args.pred} and {args.ref}")
-    rows = evaluate_files(pairs, spacing=spacing, labels=labels, tolerance=args.tolerance,
-                          progress=not args.quiet, metrics=chosen)
-    summary = summarize(rows, inf_policy=inf_policy)
     out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = evaluate_files(pairs, spacing=spacing, labels=labels, tolerance=args.tolerance,
+                          progress=not args.quiet, metrics=chosen, scheduler=args.scheduler,
+                          workers=args.workers, journal=journal_path(out))
+    summary = summarize(rows, inf_policy=inf_policy)
     write_csv(out, rows)
     summary_path = out.with_name(out.stem + "_summary.csv")
     write_csv(summary_path, summary)
     _print_report(rows, summary, out, summary_path, chosen)
     return 1 if any(r["error"] for r in rows) else 0
+
+
+def journal_path(out: Path) -> Path:
+    """Where the finished cases of a run writing `out` are recorded.
+
+    Examples
+    --------
+    >>> journal_path(Path("results/metrics.csv")).as_posix()
+    'results/metrics.journal.jsonl'
+    """
+    return out.with_name(out.stem + ".journal.jsonl")
 
 
 def _numbers(text: str, kind, option: str) -> list:

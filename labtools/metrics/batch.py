@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from labtools.errors import LabtoolsError, MissingFileError
-from labtools.io import SUPPORTED_SUFFIXES, check_pair, file_format, load
+from labtools.errors import MissingFileError
+from labtools.io import SUPPORTED_SUFFIXES, ZARR_SUFFIXES, check_pair, file_format, load
 from labtools.metrics.evaluate import AVAILABLE_METRICS, evaluate
 
 __all__ = ["pair_files", "evaluate_files", "summarize", "present_labels", "write_csv", "DISTANCE_METRICS"]
@@ -51,8 +51,10 @@ def pair_files(pred, ref) -> tuple[list[tuple[str, Path, Path]], list[Path], lis
 
 
 def _image_files(folder: Path) -> dict[str, Path]:
+    # Zarr stores are folders; every other image is a file.
     return {p.name: p for p in sorted(folder.iterdir())
-            if p.is_file() and p.name.lower().endswith(SUPPORTED_SUFFIXES)}
+            if p.name.lower().endswith(SUPPORTED_SUFFIXES)
+            and (p.is_dir() if p.name.lower().endswith(ZARR_SUFFIXES) else p.is_file())}
 
 
 def _case_name(path: Path) -> str:
@@ -60,8 +62,13 @@ def _case_name(path: Path) -> str:
 
 
 def evaluate_files(pairs, *, spacing="auto", labels=None, tolerance: float = 1.0,
-                   progress: bool = True, metrics=None) -> list[dict]:
-    """Evaluate each ``(case, pred path, ref path)``; one row per case and label.
+                   progress: bool = True, metrics=None, scheduler=None, workers: int | None = None,
+                   journal=None) -> list[dict]:
+    """Evaluate each ``(case, pred path, ref path)`` as a Dask task; one row per case and label.
+
+    Cases run on a local Dask cluster by default, or on the scheduler named
+    (:func:`labtools.scale.dask_client`); rows come back in the order of
+    `pairs`, whatever the order in which cases finish.
 
     Parameters
     ----------
@@ -77,6 +84,15 @@ def evaluate_files(pairs, *, spacing="auto", labels=None, tolerance: float = 1.0
         Show a progress bar.
     metrics : sequence of str, optional
         Which metrics (see :func:`labtools.metrics.evaluate`); default its defaults.
+    scheduler : str, optional
+        A ``dask.distributed`` address, "local" or "synchronous" (no Dask);
+        default ``DASK_SCHEDULER_ADDRESS``, the open client, or a local cluster.
+    workers : int, optional
+        Workers of a new local cluster (default one per core).
+    journal : str or pathlib.Path, optional
+        JSON-lines file recording each finished case under the content hash
+        of its two files and the options: a rerun with the same journal skips
+        them (see :class:`labtools.scale.CaseJournal`).
 
     Returns
     -------
@@ -85,24 +101,35 @@ def evaluate_files(pairs, *, spacing="auto", labels=None, tolerance: float = 1.0
         ``diagonal_mm`` (the image diagonal, for the summary policy) and
         every metric of :func:`labtools.metrics.evaluate`.
     """
-    from tqdm.auto import tqdm
+    from labtools.scale import Case, CaseJournal, content_hash, run_cases
 
-    rows = []
-    for case, pred_path, ref_path in tqdm(pairs, desc="evaluate", unit="case", disable=not progress):
-        try:
-            rows += _evaluate_case(case, pred_path, ref_path, spacing, labels, tolerance, metrics)
-        except LabtoolsError as err:
-            rows.append({"case": case, "label": "", "error": str(err)})
-    return rows
+    options = {"spacing": spacing, "labels": labels, "tolerance": tolerance, "metrics": metrics,
+               "version": _ROWS_VERSION}
+    cases = [Case(case, content_hash(pred_path, ref_path, options={"case": case, **options}),
+                  (case, pred_path, ref_path, spacing, labels, tolerance, metrics))
+             for case, pred_path, ref_path in pairs]
+    by_case = {}
+    for outcome in run_cases(_evaluate_case, cases, scheduler=scheduler, workers=workers, desc="evaluate",
+                             journal=None if journal is None else CaseJournal(journal), progress=progress):
+        by_case[outcome.case.name] = outcome.result if not outcome.error else [
+            {"case": outcome.case.name, "label": "", "error": outcome.error}]
+    return [row for case, _, _ in pairs for row in by_case[case]]
+
+
+# Part of each case's content hash: bump it when the rows _evaluate_case returns change meaning,
+# so that journals of older runs are not reused.
+_ROWS_VERSION = 1
 
 
 def _evaluate_case(case, pred_path, ref_path, spacing, labels, tolerance, metrics=None) -> list[dict]:
+    """The rows of one case (runs on a Dask worker)."""
     pred, ref = load(pred_path), load(ref_path)
     check_pair(ref, pred, roles=("reference", "prediction"))  # same grid: shape and affine
     case_spacing = ref.spacing if spacing == "auto" else spacing
+    pred_array, ref_array = np.asarray(pred.array), np.asarray(ref.array)  # a Zarr store is read here
     if labels is None:
-        labels = present_labels(pred.array, ref.array)
-    results = evaluate(pred.array, ref.array, spacing=case_spacing, labels=labels, tolerance=tolerance,
+        labels = present_labels(pred_array, ref_array)
+    results = evaluate(pred_array, ref_array, spacing=case_spacing, labels=labels, tolerance=tolerance,
                        metrics=metrics)
     diagonal = float(np.linalg.norm(np.array(ref.spatial_shape) * np.array(case_spacing)))
     return [{"case": case, "label": label, "error": "", "diagonal_mm": diagonal, **scores}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -14,7 +16,7 @@ from labtools.training.normalization import Normalization
 from labtools.training.resample import needs_resampling, resample_array, resampled_shape
 from labtools.training.validation import sliding_window_logits
 
-__all__ = ["load_model", "predict", "segment", "inference_options"]
+__all__ = ["load_model", "predict", "segment", "inference_options", "segment_file"]
 
 
 def load_model(checkpoint, *, device="cpu"):
@@ -145,3 +147,36 @@ def segment(model, image, *, patch_size, batch_size: int = 4, axis: int = -1,
     slices = [predict(model, np.take(channels_first, k, axis=axis + 1), spacing=in_plane, **options)
               for k in range(channels_first.shape[axis + 1])]
     return np.stack(slices, axis=axis)
+
+
+def segment_file(checkpoint, source, target, *, device="cpu", blockwise: bool | None = None,
+                 chunks=None) -> dict:
+    """Segment the image in `source` with a checkpoint and write the classes to `target` (one case of
+    ``labtools predict``, run on a Dask worker; the network is loaded once per process).
+
+    A lazy image (a Zarr store), or ``blockwise=True``, is segmented block by
+    block (:func:`labtools.training.blockwise.segment_blockwise`) and written
+    chunk by chunk. Returns ``{"output": target}``.
+    """
+    import dask
+
+    from labtools import io
+    from labtools.scale.journal import file_stamp
+    from labtools.training.blockwise import segment_blockwise
+
+    model, config = _model(str(checkpoint), str(device), file_stamp(checkpoint))
+    image = io.load(source)
+    options = inference_options(config)
+    if blockwise or (blockwise is None and image.is_lazy):
+        labels = segment_blockwise(model, image, chunks=chunks, **options)
+        with dask.config.set(scheduler="threads"):
+            io.save(image.with_array(labels, channel_axis=None), target)
+    else:
+        io.save(image.with_array(segment(model, image, **options), channel_axis=None), target)
+    return {"output": str(target)}
+
+
+
+@functools.lru_cache(maxsize=2)
+def _model(checkpoint: str, device: str, stamp: tuple):
+    return load_model(checkpoint, device=device)
