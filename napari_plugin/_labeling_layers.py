@@ -13,6 +13,8 @@ import numpy as np
 
 from labtools import io
 from labtools.errors import InvalidImageError
+from labtools.io import ZARR_SUFFIXES
+from labtools.io.image import is_lazy_array
 from labtools.labeling import LabelingSession, scribbles_path_for
 
 from napari_plugin._layers import layer_to_image
@@ -23,10 +25,14 @@ _NIFTI = (".nii", ".nii.gz")
 
 
 def layer_file(layer) -> Path | None:
-    """The NIfTI file an Image layer was read from, if it still exists."""
+    """The NIfTI file or Zarr store an Image layer was read from, if it still exists."""
     candidates = (getattr(layer.source, "path", None), (layer.metadata or {}).get("path"))
     for candidate in candidates:
-        if candidate and str(candidate).lower().endswith(_NIFTI) and Path(candidate).is_file():
+        if not candidate:
+            continue
+        name = str(candidate).lower().rstrip("/")
+        if (name.endswith(_NIFTI) and Path(candidate).is_file()) or (
+                name.endswith(ZARR_SUFFIXES) and Path(candidate).is_dir()):
             return Path(candidate)
     return None
 
@@ -34,7 +40,9 @@ def layer_file(layer) -> Path | None:
 def open_session(layer, classifier, time_index: int = 0) -> tuple[LabelingSession, str | None]:
     """A session on the image of `layer`, and why it does not autosave (None when it does).
 
-    - a layer read from a NIfTI file: the file, autosaved next to it (``<stem>_scribbles.nii.gz``);
+    - a layer read from a NIfTI file or a Zarr store: the file, autosaved next to it
+      (``<stem>_scribbles.nii.gz``); a Zarr store stays lazy: features are computed for the
+      regions looked at and block by block, never for the whole volume at once;
     - one channel of a multi-channel file: the whole file, its channels used together as
       features (as ilastik does), autosaved next to it;
     - a time series (one layer with a time axis): the volume at `time_index`, autosaved as
@@ -66,7 +74,7 @@ def open_session(layer, classifier, time_index: int = 0) -> tuple[LabelingSessio
             "(save them with the scribbles layer's File > Save).")
     if path is None:
         return _in_memory(layer, classifier, time_index), (
-            f"{layer.name} was not read from a NIfTI file: its scribbles are kept in memory only "
+            f"{layer.name} was not read from a NIfTI file or Zarr store: its scribbles are kept in memory only "
             "(save them with the scribbles layer's File > Save).")
     image = io.load(path)
     if time_axis is not None:
@@ -82,7 +90,7 @@ def open_session(layer, classifier, time_index: int = 0) -> tuple[LabelingSessio
 
 
 def _in_memory(layer, classifier, time_index: int) -> LabelingSession:
-    data = np.asarray(layer.data)
+    data = layer.data if is_lazy_array(layer.data) else np.asarray(layer.data)  # a Dask layer stays lazy
     if (layer.metadata or {}).get("time_axis") is not None:
         data = data[time_index]
     ndim = data.ndim

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from labtools.io import Image, looks_like_labels
+from labtools.io.image import is_lazy_array
 
 from napari_plugin._orientation import axis_labels
 
@@ -83,7 +84,7 @@ def time_step(image: Image) -> float:
 
 def layer_to_image(data, meta: dict) -> Image:
     """An Image on the grid recorded in a layer's metadata, else its scale and translate."""
-    data = np.asarray(data)
+    data = data if is_lazy_array(data) else np.asarray(data)  # a Dask layer (Zarr) stays lazy
     affine = (meta.get("metadata") or {}).get("affine")
     if affine is None:
         ndim = data.ndim

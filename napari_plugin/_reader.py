@@ -1,4 +1,7 @@
-"""npe2 reader: ``.nii``/``.nii.gz`` through :func:`labtools.io.load`.
+"""npe2 reader: ``.nii``/``.nii.gz`` files and ``.ome.zarr``/``.zarr`` stores through :func:`labtools.io.load`.
+
+A Zarr store opens lazily: the layer holds the Dask array, and napari reads
+only the chunks of the slices it draws, so a whole-body CT opens at once.
 
 A file labtools cannot read (corrupt, truncated, more than 4D, a ``.gz``
 name on an uncompressed file) is reported as a napari error notification
@@ -16,7 +19,7 @@ from pathlib import Path
 from napari.utils.notifications import show_error, show_info
 
 from labtools.errors import LabtoolsError
-from labtools.io import load
+from labtools.io import ZARR_SUFFIXES, load
 
 from napari_plugin._layers import image_to_layer, is_time_series
 
@@ -24,17 +27,20 @@ from napari_plugin._layers import image_to_layer, is_time_series
 NO_LAYERS = [(None,)]
 
 
+_SUFFIXES = (".nii", ".nii.gz", *ZARR_SUFFIXES)
+
+
 def get_reader(path):
-    """Return a reader function for NIfTI paths, else None (npe2 protocol)."""
+    """Return a reader function for NIfTI and Zarr paths, else None (npe2 protocol)."""
     if isinstance(path, list):
         path = path[0] if len(path) == 1 else None
-    if not isinstance(path, (str, Path)) or not str(path).lower().endswith((".nii", ".nii.gz")):
+    if not isinstance(path, (str, Path)) or not str(path).lower().rstrip("/").endswith(_SUFFIXES):
         return None
-    return read_nifti_layers
+    return read_layers
 
 
-def read_nifti_layers(path, stack: bool = False):
-    """Read NIfTI files into napari layer-data tuples.
+def read_layers(path, stack: bool = False):
+    """Read NIfTI files or Zarr stores into napari layer-data tuples.
 
     Parameters
     ----------
@@ -60,7 +66,7 @@ def read_nifti_layers(path, stack: bool = False):
         except LabtoolsError as err:
             show_error(str(err))
             continue
-        name = Path(item).name.removesuffix(".gz").removesuffix(".nii")
+        name = _layer_name(Path(item))
         if image.channel_axis is not None and is_time_series(image):
             show_info(f"{Path(item).name}: a series of {image.n_channels} volumes, opened as one "
                       "layer with a time slider")
@@ -69,3 +75,12 @@ def read_nifti_layers(path, stack: bool = False):
                       f"opened as {image.n_channels} channel layers")
         layers.append(image_to_layer(image, name))
     return layers or NO_LAYERS
+
+
+def _layer_name(path: Path) -> str:
+    """The file name without its image suffix: ``ct.ome.zarr`` -> ``ct``."""
+    name = path.name
+    for suffix in (".nii.gz", ".nii", *ZARR_SUFFIXES):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name

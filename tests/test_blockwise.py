@@ -80,3 +80,31 @@ def test_coarse_to_fine_by_blocks_agrees_almost_everywhere(trained):
     classifier = PixelClassifier(n_estimators=8, sigmas=(0.7, 1.6, 3.5)).fit(image, scribbles)
     agreement = np.mean(classifier.predict_blockwise(image, chunks=16).compute() == classifier.predict(image))
     assert agreement > 0.99
+
+
+def test_labeling_a_lazy_volume_computes_regions_and_blocks_never_the_whole_bank(tmp_path):
+    from labtools.errors import LabtoolsError
+    from labtools.labeling import LabelingSession
+
+    image, labels = phantom((72, 64, 40), n_lesions=0, seed=1)
+    image = image.with_array(image.array * 1000)  # raw intensities (CT, 12-bit MRI): features in float32
+    lazy = io.load(io.save(image, tmp_path / "volume.ome.zarr"))
+    sessions = []
+    for source in (image, lazy):
+        session = LabelingSession(source, classifier=PixelClassifier(
+            n_estimators=8, sigmas=(0.7, 1.6, 3.5), prediction="exact"))
+        for z in (10, 30):  # strokes on two slices far apart, as an annotator paints
+            for value in np.unique(labels):
+                mask = np.zeros(labels.shape, bool)
+                mask[::3, ::3, z] = labels[::3, ::3, z] == value
+                session.add_stroke(mask, int(value) + 1)
+        sessions.append(session)
+    in_memory, on_disk = sessions
+    visible = np.s_[:, :, 20]
+    np.testing.assert_array_equal(on_disk.update(visible)[0], in_memory.update(visible)[0])
+    assert not on_disk.features.ready and not on_disk.features.holds_whole
+    assert on_disk.features.dtype == in_memory.features.dtype == np.float32
+    np.testing.assert_array_equal(on_disk.predict_volume(progress=False), in_memory.predict_volume(progress=False))
+    assert not on_disk.features.ready
+    with pytest.raises(LabtoolsError, match="read lazily"):
+        on_disk.features.whole()

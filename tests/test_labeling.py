@@ -716,3 +716,23 @@ def test_a_background_that_is_not_zero_is_transparent_and_survives_the_label_fil
     canvas._prediction = np.ones(canvas.rgb().shape[:2], np.uint16)      # everything "background"
     grey_only = ScribbleCanvas(session, axis=2, index=1).rgb()
     np.testing.assert_array_equal(canvas.prediction_rgb(), grey_only)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+def test_raw_intensities_fit_and_predict_without_float16_overflow(scale):
+    """CT in HU or raw 12-bit MRI: squared gradients overflow float16 (65504); the bank switches type."""
+    from labtools.pixel_classifier import PixelClassifier
+
+    image, truth = datasets.phantom((48, 48, 24), n_lesions=0, seed=5)
+    image = image.with_array(image.array * scale)
+    session = LabelingSession(image, classifier=PixelClassifier(n_estimators=10, sigmas=(0.7, 1.6, 3.5)))
+    for value in np.unique(truth):
+        mask = np.zeros(truth.shape, bool)
+        mask[::3, ::3, 12] = truth[::3, ::3, 12] == value
+        session.add_stroke(mask, int(value) + 1)
+    prediction, _ = session.update(np.s_[:, :, 8])
+    assert session.features.dtype == (np.float16 if scale == 1.0 else np.float32)
+    whole = session.predict_volume(progress=False)
+    assert np.isfinite(session.features.whole().astype(np.float32)).all()
+    assert metrics.dice(whole == 3, truth == 3) > 0.8  # white matter
+    np.testing.assert_array_equal(prediction, whole[:, :, 8:9])

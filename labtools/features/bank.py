@@ -25,6 +25,7 @@ from labtools.features.pyramid import (
     pyramid_halo,
     upsample_linear,
 )
+from labtools.io.image import is_lazy_array
 
 DEFAULT_SIGMAS = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
 METHODS = ("exact", "pyramid")
@@ -71,9 +72,10 @@ def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=No
 
     Parameters
     ----------
-    image : array_like or labtools.io.Image
+    image : array_like, dask.array.Array or labtools.io.Image
         2D or 3D intensities; several channels first when ``channel_axis=0``
-        (an Image brings its own ``channel_axis``).
+        (an Image brings its own ``channel_axis``). A lazy (Dask) image is
+        read only where `roi` and its halo need it.
     sigmas : sequence of float
         Scales, in voxels, or in mm when `spacing` is given.
     features : sequence of str
@@ -135,8 +137,9 @@ def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=No
     if not sigmas or min(sigmas) <= 0:
         raise ParameterError(f"sigmas must be positive scales, got {tuple(sigmas)}")
     check_features(sigmas, features)
-    if not np.isfinite(channels_first).all():
-        raise InvalidImageError("the image holds NaN or infinite values; replace them (numpy.nan_to_num) first")
+    lazy = is_lazy_array(channels_first)  # a Dask array: only the crops below are read, and checked
+    if not lazy:
+        _check_finite(channels_first)
     spacing = np.ones(ndim) if spacing is None else np.asarray(spacing, dtype=float)
     if spacing.shape != (ndim,) or np.any(spacing <= 0):
         raise ParameterError(f"spacing must be {ndim} positive voxel sizes, got {tuple(np.ravel(spacing))}")
@@ -176,6 +179,8 @@ def feature_stack(image, *, sigmas=DEFAULT_SIGMAS, features=FEATURES, spacing=No
             return
         crop, inner = crops[sigma]
         data = np.ascontiguousarray(channels_first[channel_index][crop], dtype=np.float32)
+        if lazy:
+            _check_finite(data)
         if sigma in pyramid:
             factors, pre, grid = pyramid_grid(sigma, spacing)
             coarse = presmooth_and_subsample(data, pre, factors)
@@ -278,7 +283,12 @@ def _as_array(image, channel_axis):
 
     if isinstance(image, Image):
         return image.array, image.channel_axis
-    return np.asarray(image), channel_axis
+    return (image if is_lazy_array(image) else np.asarray(image)), channel_axis
+
+
+def _check_finite(array) -> None:
+    if not np.isfinite(array).all():
+        raise InvalidImageError("the image holds NaN or infinite values; replace them (numpy.nan_to_num) first")
 
 
 def region_slices(roi, shape) -> tuple[slice, ...]:

@@ -6,8 +6,11 @@ the box around a stroke) by computing just that region plus the halo its
 filters need (~0.4 s for a 1 mm slice), and builds the whole bank slab by
 slab in a background thread; once that is done every request is a view of
 it. Values are the same either way (:func:`labtools.features.feature_stack`
-computes a region exactly as the same part of the whole image), float16 in
-both, so a forest trained on a region's rows predicts the whole bank alike.
+computes a region exactly as the same part of the whole image), in the same
+type in both (:func:`bank_dtype`: float16, half the memory, when the image's
+intensity range keeps every feature within float16's range; float32 for raw
+CT or 12-bit MRI values), so a forest trained on a region's rows predicts the
+whole bank alike.
 
 The cache belongs to the session, not to the classifier: the estimator stays
 a plain scikit-learn object, and a new classifier with the same feature
@@ -24,10 +27,33 @@ import numpy as np
 
 from labtools.errors import LabtoolsError
 
-__all__ = ["FeatureCache", "feature_settings"]
+__all__ = ["FeatureCache", "feature_settings", "bank_dtype", "FLOAT16_SAFE_RANGE"]
 
 _SLABS = 6          # background slabs along the last axis: ~3 % slower than one go, cancellable
 _REGIONS_KEPT = 6   # regions remembered until the whole bank is ready (planes, stroke boxes)
+
+#: Largest intensity range (max - min) whose features all fit in float16 (largest 65504). The
+#: structure tensor squares gradients; a gradient at the smallest derivative scale (σ = 0.5) is
+#: at most range / (σ √(2π)) ≈ 0.8 range, so its square stays below 65504 up to a range of ~320.
+#: 8-bit images and normalised ones qualify; CT in HU or raw 12-bit MRI do not.
+FLOAT16_SAFE_RANGE = 300.0
+
+
+def bank_dtype(image) -> type:
+    """float16 for an image whose features cannot overflow it, else float32 (always for a lazy image).
+
+    Examples
+    --------
+    >>> from labtools import io
+    >>> bank_dtype(io.Image(np.array([[0, 255], [3, 7]], np.uint8))).__name__
+    'float16'
+    >>> bank_dtype(io.Image(np.array([[-1000, 700], [40, 60]], np.int16))).__name__
+    'float32'
+    """
+    if image.is_lazy:  # regions only: small, and the range would need a pass over the volume
+        return np.float32
+    array = image.array
+    return np.float16 if float(array.max()) - float(array.min()) <= FLOAT16_SAFE_RANGE else np.float32
 
 
 def feature_settings(classifier) -> tuple:
@@ -70,12 +96,19 @@ class FeatureCache:
         self.classifier = classifier
         self.settings = feature_settings(classifier)
         self._shape = tuple(image.spatial_shape)
+        self.dtype = bank_dtype(image)
         self._whole: np.ndarray | None = None
         self._regions: OrderedDict = OrderedDict()
         self._lock = threading.Lock()          # the region memo and the whole bank
         self._build_lock = threading.Lock()    # one builder of the whole bank at a time
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def holds_whole(self) -> bool:
+        """Whether the whole bank may be built: not for a lazy (Zarr, bigger than memory) image,
+        whose features are only ever computed region by region, block by block."""
+        return not self.image.is_lazy
 
     @property
     def ready(self) -> bool:
@@ -98,7 +131,7 @@ class FeatureCache:
             if key in self._regions:
                 self._regions.move_to_end(key)
                 return self._regions[key]
-        features = self.classifier.transform(self.image, roi=roi, dtype=np.float16)
+        features = self.classifier.transform(self.image, roi=roi, dtype=self.dtype)
         with self._lock:
             self._regions[key] = features
             while len(self._regions) > _REGIONS_KEPT:
@@ -133,7 +166,11 @@ class FeatureCache:
 
     # -------------------------------------------------------------- whole bank
     def whole(self) -> np.ndarray:
-        """The whole bank (float16, half the memory), built now if the background has not finished."""
+        """The whole bank (:attr:`dtype`), built now if the background has not finished."""
+        if not self.holds_whole:
+            raise LabtoolsError(f"{self.image.path or 'this image'} is read lazily (bigger than memory): its "
+                                "whole feature bank is never built; predict it block by block "
+                                "(PixelClassifier.predict_blockwise)")
         if self._whole is None:
             self._build()
         if self._whole is None:
@@ -142,7 +179,7 @@ class FeatureCache:
 
     def start_background(self) -> None:
         """Build the whole bank in a daemon thread (slab by slab; :meth:`close` stops it)."""
-        if self._whole is not None or self._thread is not None:
+        if self._whole is not None or self._thread is not None or not self.holds_whole:
             return
         self._thread = threading.Thread(target=self._background, name="labtools-features", daemon=True)
         self._thread.start()
@@ -170,15 +207,15 @@ class FeatureCache:
         with self._build_lock:
             if self._whole is not None:
                 return
-            first = self.classifier.transform(self.image, roi=self._slab(0), dtype=np.float16)
-            bank = np.empty((first.shape[0], *self._shape), np.float16)
+            first = self.classifier.transform(self.image, roi=self._slab(0), dtype=self.dtype)
+            bank = np.empty((first.shape[0], *self._shape), self.dtype)
             bank[(slice(None), *self._slab(0))] = first
             for index in range(1, _SLABS):
                 if self._cancel.is_set():
                     return
                 roi = self._slab(index)
                 if roi[-1].stop > roi[-1].start:
-                    bank[(slice(None), *roi)] = self.classifier.transform(self.image, roi=roi, dtype=np.float16)
+                    bank[(slice(None), *roi)] = self.classifier.transform(self.image, roi=roi, dtype=self.dtype)
             with self._lock:
                 self._whole = bank
                 self._regions.clear()

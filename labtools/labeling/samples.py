@@ -125,7 +125,7 @@ class TrainingSamples:
         """Compute and keep the rows of the `pending` voxels (the box around each stroke)."""
         if not pending:
             return
-        if len(pending) > _MAX_BOXES and not features.ready:
+        if len(pending) > _MAX_BOXES and not features.ready and features.holds_whole:
             features.whole()  # many separate boxes would cost more than the whole bank
         new = np.unique(np.concatenate(pending))
         new = new[~_contains(self._row_index, new)]
@@ -136,7 +136,7 @@ class TrainingSamples:
         order = np.concatenate(parts)
         # A voxel painted twice in one batch: keep one row for it.
         order, first = np.unique(order, return_index=True)
-        rows = rows[first].astype(np.float16)
+        rows = rows[first].astype(features.dtype)
         merged = np.concatenate([self._row_index, order])
         sort = np.argsort(merged, kind="stable")
         self._row_index = merged[sort]

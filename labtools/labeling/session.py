@@ -122,8 +122,9 @@ class LabelingSession:
                  on_bad_autosave: str = "raise", classes=None, compact_every: int = 500) -> None:
         if on_bad_autosave not in ON_BAD_AUTOSAVE:
             raise ParameterError(f"on_bad_autosave must be one of {ON_BAD_AUTOSAVE}, got {on_bad_autosave!r}")
-        self.image = image if isinstance(image, io.Image) else io.Image(np.asarray(image))
-        io.check_finite(self.image.array, name=self._image_name())
+        self.image = image if isinstance(image, io.Image) else io.Image(image)
+        if not self.image.is_lazy:  # a lazy image is checked region by region as it is read
+            io.check_finite(self.image.array, name=self._image_name())
         self._shape = tuple(self.image.spatial_shape)
         self._index_dtype = np.uint32 if int(np.prod(self._shape)) < 2**32 else np.int64
         self.classifier = _as_classifier(classifier)
@@ -492,7 +493,7 @@ class LabelingSession:
         progress : bool
             Show a tqdm progress bar.
         callback : callable, optional
-            ``callback(done, total)`` after each slab; returning False cancels.
+            ``callback(done, total)`` after each slab (block, for a lazy image); returning False cancels.
         slab : int, optional
             Slab thickness along the first axis; default about 1/20 of it. (Slabs along the
             first axis are contiguous in the feature bank: no copy before the trees are walked.)
@@ -512,24 +513,43 @@ class LabelingSession:
         with self._fit_lock:
             classifier = self._fit_if_needed()
             version = self._fitted_version
-            features = self._features.whole()
+            features = self._features.whole() if self._features.holds_whole else None
             segmentation = np.zeros(self._shape, self.classes.to_values(np.zeros(1, np.uint8)).dtype)
             uncertainty = np.zeros(self._shape, np.float32)
-            with tqdm(total=n, desc="predict", unit="slice", disable=not progress) as bar:
-                for start in range(0, n, slab):
+            # A lazy image goes block by block (features of each block and its halo only, as
+            # PixelClassifier.predict_blockwise); else slabs of the whole bank.
+            parts = (self._blocks() if features is None else
+                     [(slice(start, min(start + slab, n)), *(slice(0, m) for m in self._shape[1:]))
+                      for start in range(0, n, slab)])
+            # Progress in slices of the first axis, or in blocks.
+            total = n if features is not None else len(parts)
+            with tqdm(total=total, desc="predict", unit="slice" if features is not None else "block",
+                      disable=not progress) as bar:
+                for index, part in enumerate(parts, start=1):
                     if self._closing.is_set():
                         return None
-                    stop = min(start + slab, n)
-                    proba = classifier.predict_proba(self.image, features=features[:, start:stop])
-                    segmentation[start:stop], uncertainty[start:stop] = self._labels_and_margin(proba, classifier)
-                    bar.update(stop - start)
-                    if callback is not None and callback(stop, n) is False:
+                    # Features in the cache's type, as the whole bank holds them: the same classes.
+                    part_features = (classifier.transform(self.image, roi=part, dtype=self._features.dtype)
+                                     if features is None else features[:, part[0]])
+                    proba = classifier.predict_proba(self.image, features=part_features)
+                    segmentation[part], uncertainty[part] = self._labels_and_margin(proba, classifier)
+                    done = part[0].stop if features is not None else index
+                    bar.update(done - bar.n)
+                    if callback is not None and callback(done, total) is False:
                         return None
         with self._lock:
             self.segmentation, self._segmentation_version = segmentation, version
             self.volume_uncertainty = uncertainty
         self._notify("volume")
         return segmentation
+
+    def _blocks(self) -> list[tuple[slice, ...]]:
+        """The blocks a lazy image is predicted in (those of :func:`~labtools.features.blockwise.block_chunks`)."""
+        from labtools.features.blockwise import block_chunks
+
+        edges = [np.cumsum((0,) + sizes) for sizes in block_chunks(self._shape)]
+        return [tuple(slice(int(e[i]), int(e[i + 1])) for e, i in zip(edges, index))
+                for index in np.ndindex(*(len(e) - 1 for e in edges))]
 
     def export(self, path, *, progress: bool = False) -> Path:
         """Write the whole segmentation (label values) to `path`, with the class table next to it.

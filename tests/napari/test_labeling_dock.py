@@ -583,3 +583,33 @@ def read_saved(snapshot, image_path):
     from labtools.labeling.autosave import read_saved_scribbles
 
     return read_saved_scribbles(snapshot, io.load(image_path))
+
+
+def test_a_zarr_volume_is_labelled_lazily_region_by_region(make_napari_viewer, qtbot, tmp_path):
+    import dask
+
+    from labtools.datasets.ct_like import ct_like
+
+    image, classes = ct_like((160, 160, 120), chunks=(64, 64, 64))
+    with dask.config.set(scheduler="threads"):
+        path = io.save(image, tmp_path / "ct.ome.zarr")
+    truth = classes.compute()
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(path), plugin="labtools")
+    dock = LabelingDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Pixel classification")
+    session = dock.start(layer)
+    assert session.image.is_lazy and session.autosave_path == scribbles_path_for(path)
+    rng = np.random.default_rng(0)
+    for z in (30, 95):
+        for value in np.unique(truth[:, :, z]):
+            points = np.argwhere(ndi.binary_erosion(truth[:, :, z] == value, iterations=2))
+            chosen = points[rng.choice(len(points), min(10, len(points)), replace=False)]
+            paint_drag(dock.scribbles_layer, [(x, y, z) for x, y in chosen], int(value) + 1)
+    wait_idle(qtbot, dock)
+    viewer.dims.set_current_step(2, 80)  # the axial plane in view (the dock slices along z)
+    wait_idle(qtbot, dock)
+    shown = np.asarray(dock.prediction_layer.data)[:, :, 80]
+    assert metrics.dice(shown == 2, truth[:, :, 80] == 2) > 0.8  # the lungs, on the plane in view
+    assert not session.features.ready  # never the whole bank of the volume
+    dock.stop()
