@@ -263,3 +263,22 @@ def test_every_dataset_has_a_complete_card(info):
 def test_no_card_without_registry_entry():
     cards = {p.name for p in (REPO / "datasets").glob("*.md")} - {"README.md"}
     assert cards == {Path(info.card).name for info in datasets.REGISTRY}
+
+
+# --- ct_like: the generated CT for work bigger than memory ---------------------------------
+
+def test_ct_like_is_lazy_its_classes_do_not_depend_on_blocks_and_match_its_card():
+    import hashlib
+    import re
+
+    image, classes = datasets.ct_like((128, 128, 96), chunks=(64, 64, 64))
+    assert image.is_lazy and image.array.dtype == np.int16
+    _, other_blocks = datasets.ct_like((128, 128, 96), chunks=(40, 50, 96))
+    np.testing.assert_array_equal(classes.compute(), other_blocks.compute())
+    card = (REPO / "datasets" / "ct_like.md").read_text()
+    image_sha, classes_sha = re.findall(r"`([0-9a-f]{64})`", card)
+    assert hashlib.sha256(image.array.compute().tobytes()).hexdigest() == image_sha
+    assert hashlib.sha256(classes.compute().tobytes()).hexdigest() == classes_sha
+    values = classes.compute()
+    for value, hu in ((0, -1000), (2, -850), (3, 700)):  # noise of 25 HU around each class's value
+        assert abs(float(np.median(image.array.compute()[values == value])) - hu) < 5

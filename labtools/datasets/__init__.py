@@ -12,12 +12,13 @@ Examples
 (2.0, 2.0)
 """
 
+from labtools.datasets.ct_like import CT_LIKE_CLASSES, ct_like
 from labtools.datasets.decathlon import DECATHLON_TASKS, Decathlon, decathlon
 from labtools.datasets.mni152 import MNI152_CLASSES, mni152
 from labtools.datasets.phantom import PHANTOM_CLASSES, phantom
 from labtools.datasets.registry import REGISTRY, DatasetInfo, data_dir
 
 __all__ = [
-    "phantom", "mni152", "decathlon", "Decathlon", "data_dir", "REGISTRY", "DatasetInfo",
+    "phantom", "mni152", "ct_like", "CT_LIKE_CLASSES", "decathlon", "Decathlon", "data_dir", "REGISTRY", "DatasetInfo",
     "PHANTOM_CLASSES", "MNI152_CLASSES", "DECATHLON_TASKS",
 ]

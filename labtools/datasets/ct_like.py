@@ -2,7 +2,7 @@
 
 For testing and benchmarking work on volumes bigger than memory (docs/scale.md):
 a body (soft tissue, ~40 HU) in air (−1000 HU) with two lungs (−850 HU), a
-spine (bone, ~700 HU) and a liver (~60 HU), plus noise. Every voxel is a
+spine (bone, ~700 HU) and a contrast-enhanced liver (~110 HU), plus noise. Every voxel is a
 function of its coordinates and the seed, so any block can be computed on
 its own and the classes are known exactly.
 """
@@ -15,7 +15,7 @@ __all__ = ["ct_like", "CT_LIKE_CLASSES"]
 
 #: Class value -> name of the label map :func:`ct_like` returns.
 CT_LIKE_CLASSES = {0: "air", 1: "soft tissue", 2: "lung", 3: "bone", 4: "liver"}
-_HU = np.array([-1000.0, 40.0, -850.0, 700.0, 60.0], np.float32)
+_HU = np.array([-1000.0, 40.0, -850.0, 700.0, 110.0], np.float32)
 _NOISE_HU = 25.0
 
 

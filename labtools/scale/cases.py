@@ -114,20 +114,55 @@ def _in_process(function, cases) -> Iterator[CaseResult]:
             yield CaseResult(case, error=_message(err))
 
 
+#: Cases per Dask task at most. Short cases (a 64³ evaluation takes ~25 ms) are sent in batches so
+#: that the scheduler's per-task cost (~ms) and the round trips do not dominate; a batch is small
+#: enough that a lost worker costs little, and results still stream batch by batch.
+MAX_BATCH = 16
+
+
+def _batches(cases, n_workers: int) -> list[list[Case]]:
+    """Split `cases` into batches: about 8 per worker, at most MAX_BATCH cases each.
+
+    Examples
+    --------
+    >>> [len(b) for b in _batches(list(range(40)), 2)]
+    [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]
+    >>> max(len(b) for b in _batches(list(range(1000)), 2))
+    16
+    """
+    size = max(1, min(MAX_BATCH, len(cases) // (8 * max(n_workers, 1))))
+    return [cases[start:start + size] for start in range(0, len(cases), size)]
+
+
+def _run_batch(function, arguments) -> list[tuple[bool, Any]]:
+    """Run one batch on a worker: ``(True, result)`` or ``(False, message)`` per case."""
+    outcomes = []
+    for args in arguments:
+        try:
+            outcomes.append((True, function(*args)))
+        except Exception as err:  # this case failed; the others in the batch go on
+            outcomes.append((False, _message(err)))
+    return outcomes
+
+
 def _on_dask(client, function, cases) -> Iterator[CaseResult]:
     from distributed import as_completed
 
+    batches = _batches(cases, len(client.scheduler_info().get("workers", {})))
     # pure=False: a rerun of a case must run (its inputs' hash is already in the key).
-    futures = {client.submit(function, *case.args, key=f"{function.__name__}-{case.key}", pure=False): case
-               for case in cases}
+    futures = {client.submit(_run_batch, function, [case.args for case in batch], pure=False,
+                             key=f"{function.__name__}-{batch[0].key}-{len(batch)}"): batch
+               for batch in batches}
     for future in as_completed(futures):
-        case = futures.pop(future)
+        batch = futures.pop(future)
         try:
-            yield CaseResult(case, future.result())
-        except Exception as err:
-            yield CaseResult(case, error=_message(err))
+            outcomes = future.result()
+        except Exception as err:  # the task itself failed: a worker died repeatedly on it
+            outcomes = [(False, _message(err))] * len(batch)
         finally:
             future.release()
+        for case, (ok, value) in zip(batch, outcomes):
+            yield CaseResult(case, value) if ok else CaseResult(case, error=value)
 
 
 def _message(err: Exception) -> str:
