@@ -118,3 +118,24 @@ def test_a_folder_that_is_not_a_store_is_a_clear_error(tmp_path):
     (tmp_path / "empty.zarr").mkdir()
     with pytest.raises(CorruptFileError, match="not a readable Zarr store|multiscales"):
         io.load(tmp_path / "empty.zarr")
+
+
+@pytest.mark.parametrize("name", ["seg.nii.gz", "seg.nii"])
+@pytest.mark.parametrize("channels", [False, True])
+def test_a_lazy_image_is_written_to_nifti_slab_by_slab_as_the_eager_path_writes_it(tmp_path, name, channels):
+    import nibabel as nib
+
+    rng = np.random.default_rng(2)
+    shape = (3, 13, 11, 9) if channels else (13, 11, 9)
+    array = rng.integers(0, 5, size=shape).astype(np.uint8)
+    eager = Image(array, affine=_oblique_affine(), channel_axis=0 if channels else None)
+    chunks = (3, 5, 4, 4) if channels else (5, 4, 4)
+    lazy = Image(da.from_array(array, chunks=chunks), affine=eager.affine, channel_axis=eager.channel_axis)
+    (tmp_path / "eager").mkdir(), (tmp_path / "lazy").mkdir()
+    reference = nib.load(io.save(eager, tmp_path / "eager" / name))
+    written = nib.load(io.save(lazy, tmp_path / "lazy" / name))
+    np.testing.assert_array_equal(np.asanyarray(written.dataobj), np.asanyarray(reference.dataobj))
+    np.testing.assert_allclose(written.affine, reference.affine)
+    assert written.header.get_zooms() == reference.header.get_zooms()
+    assert written.header.get_data_dtype() == reference.header.get_data_dtype()
+    assert (written.header["qform_code"], written.header["sform_code"]) == (1, 1)

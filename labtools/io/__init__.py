@@ -177,7 +177,7 @@ def save(obj, path, *, spacing=None, affine=None) -> Path:
     _, writer = _FORMATS[suffix]
     if suffix in ZARR_SUFFIXES:  # a folder, written chunk by chunk and swapped in by write_zarr itself
         return writer(image, path)
-    if image.is_lazy:
+    if image.is_lazy and suffix not in (".nii", ".nii.gz"):  # NIfTI is written slab by slab
         image = Image(image.array.compute(), spacing=image.spacing, affine=image.affine,
                       channel_axis=image.channel_axis, meta=image.meta)
     with atomic_replace(path, suffix=suffix) as temporary:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from labtools.errors import CorruptFileError, InvalidImageError
-from labtools.io.image import Image
+from labtools.io.image import Image, is_lazy_array
 
 __all__ = ["read_nifti", "write_nifti", "portable_dtype"]
 
@@ -122,6 +122,9 @@ def write_nifti(image: Image, path: Path, *, shown: Path | None = None) -> None:
         header = header.copy()
     else:
         header = None
+    if is_lazy_array(array):
+        _write_by_slabs(image, array, dtype, header, path, shown)
+        return
     img = nib.Nifti1Image(array.astype(dtype, copy=False), image.affine, header=header, dtype=dtype)
     if header is None:
         img.header.set_xyzt_units("mm")
@@ -130,6 +133,39 @@ def write_nifti(image: Image, path: Path, *, shown: Path | None = None) -> None:
         img.set_sform(image.affine, code=1)
     try:
         nib.save(img, str(path))
+    except OSError as err:
+        raise CorruptFileError(f"{shown or path}: cannot write ({err})") from err
+
+
+def _write_by_slabs(image: Image, array, dtype, header, path: Path, shown) -> None:
+    """Write a lazy (Dask) array slab by slab along its last axis: never the whole array in memory.
+
+    NIfTI stores voxels in Fortran order, so the last axis varies slowest and each slab along it
+    is one run of consecutive bytes: header, padding to the data offset, then the slabs in order,
+    through gzip for ``.nii.gz``. Same header as :func:`write_nifti` would write.
+    """
+    import gzip
+
+    import nibabel as nib
+
+    template = nib.Nifti1Image(np.zeros((1,) * array.ndim, dtype), image.affine, header=header, dtype=dtype)
+    if header is None:
+        template.header.set_xyzt_units("mm")
+        template.set_qform(image.affine, code=1)
+        template.set_sform(image.affine, code=1)
+    out_header = template.header
+    out_header.set_data_shape(array.shape)
+    out_header.set_zooms(_zooms(image, array.ndim) if header is None else header.get_zooms()[:array.ndim])
+    out_header.set_data_offset(max(out_header.get_data_offset(), 352))
+    slab = max(1, array.chunksize[-1])
+    opener = gzip.open if str(path).endswith(".gz") or str(shown or "").endswith(".gz") else open
+    try:
+        with opener(path, "wb") as handle:
+            out_header.write_to(handle)
+            handle.write(b"\0" * (out_header.get_data_offset() - handle.tell()))
+            for start in range(0, array.shape[-1], slab):
+                part = np.asarray(array[..., start:start + slab]).astype(dtype, copy=False)
+                handle.write(part.tobytes(order="F"))
     except OSError as err:
         raise CorruptFileError(f"{shown or path}: cannot write ({err})") from err
 
