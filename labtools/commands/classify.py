@@ -10,6 +10,7 @@ recorded in DIR/classify.journal.jsonl and skipped by a rerun. A Zarr store
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from labtools.commands.scale_options import add_blockwise_arguments, add_scale_arguments
@@ -60,19 +61,15 @@ def run_segmentation_cases(function, model, targets, args, *, desc: str, options
     model_hash = content_hash(model)  # once, not per image: a model file can be large
     cases = [Case(str(source), content_hash(source, options={"model": model_hash, "target": target.name,
                                                               **options}),
-                  (function, model, source, target, options))
+                  (model, source, target))
              for source, target in targets]
     failed = [outcome.case.name for outcome in run_cases(
-        _call, cases, scheduler=args.scheduler, workers=args.workers, desc=desc, progress=not args.quiet,
+        functools.partial(function, **options), cases, scheduler=args.scheduler, workers=args.workers, desc=desc, progress=not args.quiet,
         journal=CaseJournal(out / f"{desc}.journal.jsonl"),
         still_valid=lambda result: Path(result["output"]).exists()) if outcome.error]
     print(f"{len(targets) - len(failed)} of {len(targets)} images segmented into {out}"
           + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
-
-
-def _call(function, model, source, target, options):
-    return function(model, source, target, **options)
 
 
 def output_name(image_path) -> str:

@@ -41,8 +41,9 @@ def run_cases(function: Callable, cases, *, scheduler=None, workers: int | None 
     Parameters
     ----------
     function : callable
-        A module-level function (it is sent to the workers); its result must
-        be JSON-serialisable (it goes into the journal).
+        A module-level function, or a ``functools.partial`` of one (it is sent
+        to the workers); its result must be JSON-serialisable (it goes into
+        the journal).
     cases : sequence of Case
     scheduler, workers
         Where to run (:func:`labtools.scale.dask_client`); a single case to run
@@ -150,8 +151,9 @@ def _on_dask(client, function, cases) -> Iterator[CaseResult]:
 
     batches = _batches(cases, len(client.scheduler_info().get("workers", {})))
     # pure=False: a rerun of a case must run (its inputs' hash is already in the key).
+    name = getattr(function, "__name__", None) or function.func.__name__  # a functools.partial
     futures = {client.submit(_run_batch, function, [case.args for case in batch], pure=False,
-                             key=f"{function.__name__}-{batch[0].key}-{len(batch)}"): batch
+                             key=f"{name}-{batch[0].key}-{len(batch)}"): batch
                for batch in batches}
     for future in as_completed(futures):
         batch = futures.pop(future)
