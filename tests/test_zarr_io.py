@@ -139,3 +139,41 @@ def test_a_lazy_image_is_written_to_nifti_slab_by_slab_as_the_eager_path_writes_
     assert written.header.get_zooms() == reference.header.get_zooms()
     assert written.header.get_data_dtype() == reference.header.get_data_dtype()
     assert (written.header["qform_code"], written.header["sform_code"]) == (1, 1)
+
+
+def test_labtools_info_reads_a_store_block_by_block_and_says_what_it_says_for_nifti(tmp_path):
+    from labtools.commands.info import describe
+
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(12, 10, 8)).astype(np.float32)
+    values[0, 0, 0] = np.nan
+    labels = rng.integers(0, 3, size=(12, 10, 8)).astype(np.uint8)
+    for array, stem in ((values, "t1"), (labels, "t1_seg")):
+        image = Image(array, spacing=(0.5, 0.5, 2.0))
+        nifti = describe(io.save(image, tmp_path / f"{stem}.nii.gz")).splitlines()[1:]
+        zarr = describe(io.write_zarr(image, tmp_path / f"{stem}.ome.zarr", chunks=(5, 5, 5))).splitlines()[1:]
+        assert zarr == nifti
+    assert any(line.startswith("non-finite   1 voxels") for line in describe(tmp_path / "t1.ome.zarr").splitlines())
+
+
+def test_evaluate_pairs_zarr_stores_in_folders_like_files(tmp_path):
+    from labtools.metrics.batch import evaluate_files, pair_files
+
+    rng = np.random.default_rng(5)
+    for kind in ("pred", "ref"):
+        for suffix in (".nii.gz", ".ome.zarr"):
+            (tmp_path / f"{kind}{suffix[1:4]}").mkdir(exist_ok=True)
+    for i in range(2):
+        ref = np.zeros((20, 18, 10), np.uint8)
+        ref[4:12, 5:13, 2:7] = 1
+        pred = np.roll(ref, int(rng.integers(1, 3)), axis=0)
+        for suffix in (".nii.gz", ".ome.zarr"):
+            io.save(Image(ref, spacing=(1.0, 1.0, 2.0)), tmp_path / f"ref{suffix[1:4]}" / f"case{i}{suffix}")
+            io.save(Image(pred, spacing=(1.0, 1.0, 2.0)), tmp_path / f"pred{suffix[1:4]}" / f"case{i}{suffix}")
+    rows = {}
+    for folder in ("nii", "ome"):
+        pairs, unmatched_pred, unmatched_ref = pair_files(tmp_path / f"pred{folder}", tmp_path / f"ref{folder}")
+        assert [case for case, _, _ in pairs] == ["case0", "case1"] and not unmatched_pred + unmatched_ref
+        rows[folder] = evaluate_files(pairs, scheduler="synchronous", progress=False)
+    assert [r["dice"] for r in rows["ome"]] == [r["dice"] for r in rows["nii"]]
+    assert [r["hd95"] for r in rows["ome"]] == [r["hd95"] for r in rows["nii"]]

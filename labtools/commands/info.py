@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from labtools.io import load, looks_like_labels
+from labtools.io.image import is_lazy_array
 
 NAME = "info"
 HELP = "describe image files (shape, spacing, orientation, value range)"
@@ -51,15 +52,38 @@ def describe(path) -> str:
         f"orientation  {image.orientation}",
         f"dtype        {array.dtype}",
     ]
-    finite = array[np.isfinite(array)] if array.dtype.kind == "f" else array
-    if finite.size:
-        lines.append(f"values       min {finite.min():.6g}, max {finite.max():.6g}, "
-                     f"mean {finite.mean():.6g}")
-    if finite.size != array.size:
-        lines.append(f"non-finite   {array.size - finite.size} voxels (NaN or inf)")
+    count, low, high, mean = _value_statistics(array)
+    if count:
+        lines.append(f"values       min {low:.6g}, max {high:.6g}, mean {mean:.6g}")
+    if count != array.size:
+        lines.append(f"non-finite   {array.size - count} voxels (NaN or inf)")
     if looks_like_labels(image):
-        values, counts = np.unique(array, return_counts=True)
+        values, counts = _unique(array)
         volumes = ", ".join(f"{v:g}: {c * image.voxel_volume_ml:.4g} ml"
                             for v, c in zip(values.tolist(), counts.tolist()))
         lines.append(f"labels       {len(values)} values ({volumes})")
     return "\n".join(lines)
+
+
+def _value_statistics(array) -> tuple[int, float, float, float]:
+    """(finite voxels, min, max, mean) of the finite values; one pass, block by block for a Dask array."""
+    import dask
+    import dask.array as da
+
+    lazy = is_lazy_array(array)
+    xp = da if lazy else np
+    valid = xp.isfinite(array) if array.dtype.kind == "f" else xp.ones(array.shape, bool)
+    values = array.astype(np.float64)
+    parts = (valid.sum(), xp.where(valid, values, np.inf).min(), xp.where(valid, values, -np.inf).max(),
+             xp.where(valid, values, 0).sum())
+    count, low, high, total = dask.compute(*parts) if lazy else parts
+    return int(count), float(low), float(high), float(total) / max(int(count), 1)
+
+
+def _unique(array):
+    import dask.array as da
+
+    if is_lazy_array(array):
+        values, counts = da.unique(array, return_counts=True)
+        return values.compute(), counts.compute()
+    return np.unique(array, return_counts=True)
