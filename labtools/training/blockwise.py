@@ -6,10 +6,11 @@ voxel then sees at least the context a window centred on it would. The
 intensity statistics that training's normalisation takes from the whole image
 are computed on the whole (lazy) volume first, so blocks are normalised alike.
 
-Where the block grid cuts through windows, the Gaussian blending of
-overlapping windows can differ from the whole-image pass: a few voxels near
-block borders may change class (``tests/test_scale.py`` bounds it). A volume
-that fits in one block gives exactly the whole-image result.
+The windows of a block sit elsewhere than those of the whole-image pass, so
+the Gaussian blending of overlapping windows differs and voxels where the
+network hesitates can change class (a weak network: a few per cent, at the
+same Dice; ``tests/test_blockwise.py`` bounds it). A volume that fits in one
+block gives exactly the whole-image result.
 """
 
 from __future__ import annotations
