@@ -26,6 +26,7 @@ from labtools.training.history import History
 from labtools.training.normalization import Normalization
 from labtools.training.sampling import PatchSampler, default_patch_size
 from labtools.training.schedule import learning_rate
+from labtools.training.transfer import frozen, load_matching
 from labtools.training.validation import validate
 
 __all__ = ["fit", "LOSSES"]
@@ -39,7 +40,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
         in_plane: bool = False, normalization: Normalization | None = None,
         max_time: float | None = None, patience: int | None = None, seed: int = 0, device="auto",
         amp: bool = True, compile: bool = False, out=None, resume=False, live="auto", callbacks=(),
-        plan=None) -> History:
+        plan=None, init=None, freeze_epochs: int = 0) -> History:
     """Train a segmentation network on (image, labels) pairs; returns the per-epoch history.
 
     Parameters
@@ -104,6 +105,16 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
         The :class:`~labtools.training.planning.Plan` these options came from
         (``Plan.to_dict()``), recorded in the checkpoints and written to
         ``out/plan.json``.
+    init : path, optional
+        Start from the weights of this checkpoint (self-supervised pretraining,
+        :func:`~labtools.training.pretrain.pretrain`, or a network trained on
+        another task): every tensor with the same name and shape is copied
+        bit for bit, the others (a head for another number of classes) keep
+        their fresh values and are listed (printed, and in the checkpoints'
+        ``config["init"]``; :mod:`labtools.training.transfer`).
+    freeze_epochs : int
+        With `init`: the copied layers do not learn during the first
+        `freeze_epochs` epochs (the new head settles first).
 
     Returns
     -------
@@ -127,6 +138,9 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     device, is_main = context.device, context.is_main
     seed_everything(seed + context.rank)
     dims, in_channels, n_classes = _model_io(model)
+    transferred = _start_from(model, init, freeze_epochs, resume, context.world_size)
+    if transferred is not None and is_main and live is not None:
+        print(transferred.summary(), flush=True)
     normalization = normalization or Normalization()
     train_cases = prepare_cases(train, n_classes=n_classes, in_channels=in_channels,
                                 spatial_dims=dims, what="training", normalization=normalization)
@@ -172,7 +186,8 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
               "seed": seed, "augment": augment if isinstance(augment, bool) else list(augment),
               "schedule": schedule, "weight_decay": weight_decay,
               "normalization": normalization.to_dict(), "sparse": sampler.sparse,
-              "world_size": context.world_size, **({"plan": plan} if plan else {})}
+              "world_size": context.world_size, **({"plan": plan} if plan else {}),
+              **({"init": transferred.to_dict(), "freeze_epochs": freeze_epochs} if transferred else {})}
 
     use_amp = amp and device.type == "cuda"   # bf16 keeps float32's range: no loss scaling needed
     cudnn_benchmark = torch.backends.cudnn.benchmark  # restored at the end: it is process-wide
@@ -196,6 +211,8 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     try:
         for epoch in range(start_epoch + 1, epochs + 1):
             epoch_start = time.perf_counter()
+            if transferred is not None and freeze_epochs:
+                frozen(model, transferred.loaded, freeze=epoch <= freeze_epochs)
             network.train()
             loss_sum, steps_done = torch.zeros((), device=device), 0
             for _ in range(steps_per_epoch):
@@ -275,6 +292,23 @@ def _model_io(model) -> tuple[int, int, int]:
                             "labtools.models.make_model, or use a network made of Conv2d/Conv3d layers")
     dims = 2 if isinstance(convolutions[0], torch.nn.Conv2d) else 3
     return dims, convolutions[0].in_channels, convolutions[-1].out_channels
+
+
+def _start_from(model, init, freeze_epochs: int, resume, world_size: int):
+    """Copy the matching weights of `init` into `model` (a TransferReport), or None without `init`."""
+    if freeze_epochs < 0:
+        raise TrainingError(f"freeze_epochs must not be negative, got {freeze_epochs}")
+    if init is None:
+        if freeze_epochs:
+            raise TrainingError("freeze_epochs freezes the layers copied from init=: give init too")
+        return None
+    if resume:
+        raise TrainingError("init= starts a new run from other weights; resume= continues this run's own: "
+                            "use one of them")
+    if freeze_epochs and world_size > 1:
+        raise TrainingError("freeze_epochs is not supported under torchrun (DDP needs every parameter "
+                            "to learn); drop it or train on one process")
+    return load_matching(unwrap(model), init)
 
 
 def _check_options(**options) -> None:
