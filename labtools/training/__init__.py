@@ -16,6 +16,7 @@ Examples
 
 from labtools.training.callbacks import Callback, CSVLogger, CurvesFile, NotebookCurves, TerminalProgress
 from labtools.training.checkpoint import load_checkpoint
+from labtools.training.curriculum import Curriculum, PredefinedCurriculum, SelfPaced, SmoothingCurriculum
 from labtools.training.data import UNLABELLED, labels_from_scribbles, normalize_intensity
 from labtools.training.devices import describe_device, seed_everything, select_device
 from labtools.training.history import History
@@ -33,4 +34,5 @@ __all__ = [
     "training_pair_from_session", "split_one_image", "predict", "segment", "load_model", "load_checkpoint", "seed_everything",
     "select_device", "describe_device", "Callback", "CSVLogger", "CurvesFile", "NotebookCurves", "TerminalProgress",
     "LiveCurves", "plan", "Plan", "load_plan", "pretrain", "PRETRAIN_METHODS",
+    "Curriculum", "PredefinedCurriculum", "SelfPaced", "SmoothingCurriculum",
 ]

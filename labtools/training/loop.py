@@ -40,7 +40,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
         in_plane: bool = False, normalization: Normalization | None = None,
         max_time: float | None = None, patience: int | None = None, seed: int = 0, device="auto",
         amp: bool = True, compile: bool = False, out=None, resume=False, live="auto", callbacks=(),
-        plan=None, init=None, freeze_epochs: int = 0) -> History:
+        plan=None, init=None, freeze_epochs: int = 0, curriculum=None) -> History:
     """Train a segmentation network on (image, labels) pairs; returns the per-epoch history.
 
     Parameters
@@ -115,6 +115,11 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     freeze_epochs : int
         With `init`: the copied layers do not learn during the first
         `freeze_epochs` epochs (the new head settles first).
+    curriculum : Curriculum, optional
+        Easy things first (:mod:`labtools.training.curriculum`):
+        ``PredefinedCurriculum(difficulty)`` (easiest cases first),
+        ``SelfPaced()`` (a patch counts once its loss is small enough) or
+        ``SmoothingCurriculum()`` (blurred feature maps, sharpened over the epochs).
 
     Returns
     -------
@@ -187,7 +192,8 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
               "schedule": schedule, "weight_decay": weight_decay,
               "normalization": normalization.to_dict(), "sparse": sampler.sparse,
               "world_size": context.world_size, **({"plan": plan} if plan else {}),
-              **({"init": transferred.to_dict(), "freeze_epochs": freeze_epochs} if transferred else {})}
+              **({"init": transferred.to_dict(), "freeze_epochs": freeze_epochs} if transferred else {}),
+              **({"curriculum": curriculum.describe()} if curriculum is not None else {})}
 
     use_amp = amp and device.type == "cuda"   # bf16 keeps float32's range: no loss scaling needed
     cudnn_benchmark = torch.backends.cudnn.benchmark  # restored at the end: it is process-wide
@@ -209,8 +215,13 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     budget, finished = _TimeBudget(max_time, started), False
     total_steps = epochs * steps_per_epoch
     try:
+        if curriculum is not None:
+            curriculum.start(model, sampler)
         for epoch in range(start_epoch + 1, epochs + 1):
             epoch_start = time.perf_counter()
+            if curriculum is not None:
+                curriculum.epoch(epoch, budget.progress(step, total_steps) if context.world_size == 1
+                                 else step / total_steps)
             if transferred is not None and freeze_epochs:
                 frozen(model, transferred.loaded, freeze=epoch <= freeze_epochs)
             network.train()
@@ -229,7 +240,13 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
                 images, labels = sampler.batch(step)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                     logits = network(images)
-                loss_value = loss_fn(logits.float(), labels)  # the loss itself in float32
+                if curriculum is not None and curriculum.per_sample:  # one loss per patch, weighted
+                    losses = torch.stack([loss_fn(logits[i:i + 1].float(), labels[i:i + 1])
+                                          for i in range(len(logits))])
+                    weights = curriculum.weights(losses)
+                    loss_value = (weights * losses).sum() / weights.sum()
+                else:
+                    loss_value = loss_fn(logits.float(), labels)  # the loss itself in float32
                 optimizer.zero_grad(set_to_none=True)
                 loss_value.backward()
                 optimizer.step()
@@ -274,6 +291,8 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
         raise
     finally:
         call(callbacks, "on_train_end", history, reason)
+        if curriculum is not None:
+            curriculum.close()
         context.close(finished=finished)
         torch.backends.cudnn.benchmark = cudnn_benchmark
     return history

@@ -125,6 +125,7 @@ class PatchSampler:
         self.patch_size = tuple(int(p) for p in patch_size)
         self.batch_size, self.fg_ratio, self.seed, self.rank = batch_size, fg_ratio, seed, rank
         self.device = torch.device(device)
+        self.eligible: list[int] | None = None  # cases drawn from (a curriculum's choice); None: all
         self.sparse = any(case.sparse for case in cases)  # before padding adds unlabelled voxels
         self._extent = [case.shape for case in cases]     # where random centres may fall
         self.cases = [_pad_to(case, self.patch_size) for case in cases]
@@ -154,7 +155,8 @@ class PatchSampler:
         rng = np.random.default_rng([self.seed, self.rank, step])
         images, labels = [], []
         for _ in range(self.batch_size):
-            index = int(rng.integers(len(self.cases)))
+            index = (int(rng.integers(len(self.cases))) if self.eligible is None
+                     else int(self.eligible[rng.integers(len(self.eligible))]))
             case = self.cases[index]
             start = self._corner(rng, index)
             window = tuple(slice(s, s + p) for s, p in zip(start, self.patch_size))
