@@ -23,7 +23,8 @@ from labtools.errors import LabtoolsError
 __all__ = ["main", "build_parser"]
 
 # Order of appearance in `labtools --help`.
-COMMANDS = ("demo", "datasets", "info", "evaluate", "classify", "plan", "train", "predict", "assign", "grade", "gradescope")
+COMMANDS = ("demo", "datasets", "info", "evaluate", "classify", "plan", "pretrain", "train", "predict", "assign",
+            "grade", "gradescope")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -120,3 +120,18 @@ def test_init_errors_are_clear(pretrained, tmp_path):
             init=pretrained, **FAST)
     with pytest.raises(TrainingError, match="unknown pretraining method"):
         pretrain([pairs[0][0]], make_model("tiny_unet", 2, 1, 5, channels=(4, 8)), method="jigsaw")
+
+
+def test_pretrain_then_train_with_init_on_the_command_line(tmp_path, capsys):
+    from labtools import cli
+
+    common = ["--data", "phantom", "--dims", "2", "--model", "tiny_unet", "--channels", "4,8",
+              "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--patch-size", "32,32",
+              "--device", "cpu", "--quiet"]
+    assert cli.main(["pretrain", *common, "--method", "contrastive", "--out", str(tmp_path / "ssl")]) == 0
+    assert "labtools train --data phantom --dims 2 --init" in capsys.readouterr().out
+    assert cli.main(["train", *common, "--out", str(tmp_path / "run"), "--init", str(tmp_path / "ssl" / "last.pt"),
+                     "--freeze-epochs", "1"]) == 0
+    config = load_checkpoint(tmp_path / "run" / "last.pt")["config"]
+    assert config["freeze_epochs"] == 1 and set(config["init"]["skipped"]) == {"head.weight", "head.bias"}
+    assert load_checkpoint(tmp_path / "ssl" / "last.pt")["config"]["normalization"] == config["normalization"]

@@ -30,6 +30,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    parser.add_argument("--init", metavar="CHECKPOINT",
+                        help="start from these weights (`labtools pretrain`, or a network trained on another "
+                             "task): layers of the same name and shape are copied, the others listed")
+    parser.add_argument("--freeze-epochs", type=int, default=0, metavar="N",
+                        help="with --init: the copied layers do not learn during the first N epochs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -106,7 +111,8 @@ def run(args) -> int:
         history = fit(model, data.train, data.val, **chosen.fit_options(max_time=args.max_time),
                       seed=args.seed, device=args.device, amp=not args.no_amp,
                       compile=args.compile, out=args.out, resume=args.resume,
-                      live=None if args.quiet else "terminal")
+                      live=None if args.quiet else "terminal", init=args.init,
+                      freeze_epochs=args.freeze_epochs)
     except KeyboardInterrupt:
         print(f"the finished epochs are saved in {args.out}; to continue, run the same command "
               "with --resume", file=sys.stderr)

@@ -46,8 +46,8 @@ PRETRAIN_METHODS = ("masked", "contrastive")
 
 def pretrain(images, model, *, method: str = "masked", epochs: int = 20, steps_per_epoch: int = 20,
              batch_size: int = 4, patch_size=None, lr: float = 1e-3, mask_ratio: float = 0.5,
-             embedding: int = 32, temperature: float = 0.1, seed: int = 0, device="auto", out=None,
-             live="auto") -> History:
+             embedding: int = 32, temperature: float = 0.1, normalization: Normalization | None = None,
+             seed: int = 0, device="auto", out=None, live="auto") -> History:
     """Pretrain `model`'s architecture on unlabelled `images`; checkpoints and curves as :func:`fit` writes them.
 
     Parameters
@@ -69,6 +69,8 @@ def pretrain(images, model, *, method: str = "masked", epochs: int = 20, steps_p
         Output channels averaged into the embedding ("contrastive").
     temperature : float
         InfoNCE's τ ("contrastive").
+    normalization : Normalization, optional
+        Intensity normalisation, as the training that follows will use (default z-score per image).
     out : path, optional
         Folder for ``last.pt`` (the pretrained weights), ``history.csv`` and
         ``curves.png`` (default ``runs/pretrain-<date-time>``).
@@ -101,7 +103,8 @@ def pretrain(images, model, *, method: str = "masked", epochs: int = 20, steps_p
     dims, in_channels = spec["spatial_dims"], spec["in_channels"]
     head = in_channels if method == "masked" else embedding
     network = model_from_spec({**spec, "out_channels": max(head, 2)})
-    volumes = [_volume(image, dims, in_channels) for image in images]
+    normalization = normalization or Normalization()
+    volumes = [_volume(image, dims, in_channels, normalization) for image in images]
     if not volumes:
         raise TrainingError("pretrain needs at least one image")
     patch_size = _patch_size(patch_size, volumes, dims, spec.get("divisor", 1))
@@ -113,7 +116,7 @@ def pretrain(images, model, *, method: str = "masked", epochs: int = 20, steps_p
     out.mkdir(parents=True, exist_ok=True)
     config = {"pretrain": method, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "batch_size": batch_size,
               "patch_size": list(patch_size), "lr": lr, "mask_ratio": mask_ratio, "embedding": embedding,
-              "temperature": temperature, "seed": seed, "normalization": Normalization().to_dict()}
+              "temperature": temperature, "seed": seed, "normalization": normalization.to_dict()}
     callbacks = default_callbacks(out, live)
     call(callbacks, "on_train_begin", {"out": out, "device": describe_device(device), "epochs": epochs,
                                        "steps_per_epoch": steps_per_epoch, "start_epoch": 0, "start_step": 0,
@@ -209,11 +212,11 @@ def _contrastive_loss(network, patches, temperature, rng) -> torch.Tensor:
     return info_nce(network(first).mean(dim=spatial), network(second).mean(dim=spatial), temperature)
 
 
-def _volume(image, dims: int, in_channels: int) -> torch.Tensor:
+def _volume(image, dims: int, in_channels: int, normalization: Normalization) -> torch.Tensor:
     array = as_channels_first(image, dims)
     if array.shape[0] != in_channels:
         raise TrainingError(f"the network takes {in_channels} channel(s), an image has {array.shape[0]}")
-    return torch.from_numpy(np.ascontiguousarray(Normalization()(array)))
+    return torch.from_numpy(np.ascontiguousarray(normalization(array), dtype=np.float32))
 
 
 def _patch_size(patch_size, volumes, dims: int, divisor: int) -> tuple[int, ...]:
