@@ -155,4 +155,27 @@ WRONG_ANSWERS = {
             ("the worse method", "max(medians, key=medians.get)", "min(medians, key=medians.get)"),
         ],
     },
+    "07-few-labels": {
+        "my_info_nce": [
+            ("one direction only (view 1 to view 2)",
+             "(F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2",
+             "F.cross_entropy(logits, targets)"),
+            ("dot products, not cosine similarities: rows not normalised",
+             "z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)", "pass"),
+            ("the similarities multiplied by the temperature", "logits = z1 @ z2.T / temperature",
+             "logits = z1 @ z2.T * temperature"),
+        ],
+        "fewest_slices": [
+            ("strictly above the target", "if value >= target:", "if value > target:"),
+            ("the best setting, not the first that reaches the target", "zip(settings, dice):",
+             "sorted(zip(settings, dice), key=lambda pair: -pair[1]):"),
+            ("the last setting when none reaches the target", "return None", "return settings[-1]"),
+        ],
+        "self_paced_weights": [
+            ("strictly below the threshold", "(losses <= threshold)", "(losses < threshold)"),
+            ("no sample kept when all are above the threshold",
+             "if not weights.any():\n        weights[np.argmin(losses)] = 1.0", "pass"),
+            ("the hardest sample kept instead of the easiest", "np.argmin(losses)", "np.argmax(losses)"),
+        ],
+    },
 }

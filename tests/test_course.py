@@ -26,7 +26,7 @@ COURSE = Path(__file__).resolve().parent.parent / "course"
 LESSONS = sorted((COURSE / "lessons").glob("[0-9][0-9]-*.py"))
 NAMES = [path.stem for path in LESSONS]
 EXPECTED = ["00-tour", "01-upsampling", "02-losses", "03-metrics", "04-interactive-labeling",
-            "05-unet-lab", "06-evaluation-lab"]
+            "05-unet-lab", "06-evaluation-lab", "07-few-labels"]
 BUDGET_SECONDS = 180
 STUB = stub_lines()[-1].strip()          # the `raise NotImplementedError(...)` line students see
 _SOLUTION_BLOCK = re.compile(r"^\s*#+\s*BEGIN SOLUTION\s*$(.*?)^\s*#+\s*END SOLUTION\s*$",

@@ -47,7 +47,7 @@ PRETRAIN_METHODS = ("masked", "contrastive")
 def pretrain(images, model, *, method: str = "masked", epochs: int = 20, steps_per_epoch: int = 20,
              batch_size: int = 4, patch_size=None, lr: float = 1e-3, mask_ratio: float = 0.5,
              embedding: int = 32, temperature: float = 0.1, normalization: Normalization | None = None,
-             seed: int = 0, device="auto", out=None, live="auto") -> History:
+             max_time: float | None = None, seed: int = 0, device="auto", out=None, live="auto") -> History:
     """Pretrain `model`'s architecture on unlabelled `images`; checkpoints and curves as :func:`fit` writes them.
 
     Parameters
@@ -71,6 +71,8 @@ def pretrain(images, model, *, method: str = "masked", epochs: int = 20, steps_p
         InfoNCE's τ ("contrastive").
     normalization : Normalization, optional
         Intensity normalisation, as the training that follows will use (default z-score per image).
+    max_time : float, optional
+        Seconds: no new epoch starts when the last one would not end within them.
     out : path, optional
         Folder for ``last.pt`` (the pretrained weights), ``history.csv`` and
         ``curves.png`` (default ``runs/pretrain-<date-time>``).
@@ -150,6 +152,10 @@ def pretrain(images, model, *, method: str = "masked", epochs: int = 20, steps_p
                                  history=history, best=-train_loss, config=config)
             if call(callbacks, "on_epoch_end", record, history):
                 reason = "stopped by a callback"
+                break
+            elapsed = time.perf_counter() - started
+            if max_time is not None and elapsed + elapsed / epoch > max_time:
+                reason = f"time budget of {max_time:g} s reached after {elapsed:.0f} s"
                 break
     except BaseException as error:
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
