@@ -135,3 +135,32 @@ def test_pretrain_then_train_with_init_on_the_command_line(tmp_path, capsys):
     config = load_checkpoint(tmp_path / "run" / "last.pt")["config"]
     assert config["freeze_epochs"] == 1 and set(config["init"]["skipped"]) == {"head.weight", "head.bias"}
     assert load_checkpoint(tmp_path / "ssl" / "last.pt")["config"]["normalization"] == config["normalization"]
+
+
+def test_encoder_only_transfer_copies_the_contracting_path_and_leaves_the_decoder_fresh(tmp_path):
+    from labtools.training.checkpoint import save_checkpoint
+    from labtools.training.transfer import is_encoder, load_matching
+
+    torch.manual_seed(1)
+    trained = make_model("tiny_unet", 2, 1, 5, channels=(4, 8, 16))
+    save_checkpoint(tmp_path / "a.pt", model=trained, optimizer=torch.optim.SGD(trained.parameters(), 0.1),
+                    epoch=1, step=1, history=[], best=0.0, config={})
+    torch.manual_seed(2)
+    fresh = make_model("tiny_unet", 2, 1, 5, channels=(4, 8, 16))
+    before = {k: v.clone() for k, v in fresh.state_dict().items()}
+    report = load_matching(fresh, tmp_path / "a.pt", part="encoder")
+    encoder = {f"{prefix}.{name}" for prefix, module in (("down", fresh.down), ("bottom", fresh.bottom))
+               for name, _ in module.named_parameters()}
+    assert set(report.loaded) == encoder
+    for name, tensor in fresh.state_dict().items():
+        expected = trained.state_dict()[name] if name in encoder else before[name]
+        assert torch.equal(tensor, expected), name
+    assert report.skipped["head.weight"] == "decoder: not copied (part='encoder')"
+    # MONAI's UNet nests its levels: down blocks and the bottom are the encoder, up blocks the decoder.
+    unet = make_model("unet", 2, 1, 3, channels=(8, 16, 32))
+    encoder_modules = [unet.model[0], unet.model[1].submodule[0], unet.model[1].submodule[1].submodule]
+    expected = {id(p) for module in encoder_modules for p in module.parameters()}
+    named = dict(unet.named_parameters())
+    assert {name for name in named if is_encoder("unet", name)} == {n for n, p in named.items() if id(p) in expected}
+    with pytest.raises(TrainingError, match="not defined for 'attention_unet'"):
+        is_encoder("attention_unet", "model.0.conv.0.conv.weight")

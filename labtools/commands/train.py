@@ -33,6 +33,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--init", metavar="CHECKPOINT",
                         help="start from these weights (`labtools pretrain`, or a network trained on another "
                              "task): layers of the same name and shape are copied, the others listed")
+    parser.add_argument("--init-part", choices=("all", "encoder"), default="all",
+                        help="with --init: copy every matching layer (default) or the encoder's only")
     parser.add_argument("--freeze-epochs", type=int, default=0, metavar="N",
                         help="with --init: the copied layers do not learn during the first N epochs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -111,7 +113,7 @@ def run(args) -> int:
         history = fit(model, data.train, data.val, **chosen.fit_options(max_time=args.max_time),
                       seed=args.seed, device=args.device, amp=not args.no_amp,
                       compile=args.compile, out=args.out, resume=args.resume,
-                      live=None if args.quiet else "terminal", init=args.init,
+                      live=None if args.quiet else "terminal", init=args.init, init_part=args.init_part,
                       freeze_epochs=args.freeze_epochs)
     except KeyboardInterrupt:
         print(f"the finished epochs are saved in {args.out}; to continue, run the same command "

@@ -40,7 +40,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
         in_plane: bool = False, normalization: Normalization | None = None,
         max_time: float | None = None, patience: int | None = None, seed: int = 0, device="auto",
         amp: bool = True, compile: bool = False, out=None, resume=False, live="auto", callbacks=(),
-        plan=None, init=None, freeze_epochs: int = 0, curriculum=None) -> History:
+        plan=None, init=None, init_part: str = "all", freeze_epochs: int = 0, curriculum=None) -> History:
     """Train a segmentation network on (image, labels) pairs; returns the per-epoch history.
 
     Parameters
@@ -112,9 +112,13 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
         bit for bit, the others (a head for another number of classes) keep
         their fresh values and are listed (printed, and in the checkpoints'
         ``config["init"]``; :mod:`labtools.training.transfer`).
+    init_part : {"all", "encoder"}
+        With `init`: copy every matching tensor, or the encoder's only (the
+        contracting path; the decoder starts fresh).
     freeze_epochs : int
         With `init`: the copied layers do not learn during the first
-        `freeze_epochs` epochs (the new head settles first).
+        `freeze_epochs` epochs (the new head settles first; with
+        ``init_part="encoder"``, the encoder is frozen while the decoder learns).
     curriculum : Curriculum, optional
         Easy things first (:mod:`labtools.training.curriculum`):
         ``PredefinedCurriculum(difficulty)`` (easiest cases first),
@@ -143,7 +147,7 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
     device, is_main = context.device, context.is_main
     seed_everything(seed + context.rank)
     dims, in_channels, n_classes = _model_io(model)
-    transferred = _start_from(model, init, freeze_epochs, resume, context.world_size)
+    transferred = _start_from(model, init, init_part, freeze_epochs, resume, context.world_size)
     if transferred is not None and is_main and live is not None:
         print(transferred.summary(), flush=True)
     normalization = normalization or Normalization()
@@ -192,7 +196,8 @@ def fit(model, train, val=None, *, loss="dice_ce", epochs: int = 50, steps_per_e
               "schedule": schedule, "weight_decay": weight_decay,
               "normalization": normalization.to_dict(), "sparse": sampler.sparse,
               "world_size": context.world_size, **({"plan": plan} if plan else {}),
-              **({"init": transferred.to_dict(), "freeze_epochs": freeze_epochs} if transferred else {}),
+              **({"init": {**transferred.to_dict(), "part": init_part}, "freeze_epochs": freeze_epochs}
+                 if transferred else {}),
               **({"curriculum": curriculum.describe()} if curriculum is not None else {})}
 
     use_amp = amp and device.type == "cuda"   # bf16 keeps float32's range: no loss scaling needed
@@ -313,7 +318,7 @@ def _model_io(model) -> tuple[int, int, int]:
     return dims, convolutions[0].in_channels, convolutions[-1].out_channels
 
 
-def _start_from(model, init, freeze_epochs: int, resume, world_size: int):
+def _start_from(model, init, part: str, freeze_epochs: int, resume, world_size: int):
     """Copy the matching weights of `init` into `model` (a TransferReport), or None without `init`."""
     if freeze_epochs < 0:
         raise TrainingError(f"freeze_epochs must not be negative, got {freeze_epochs}")
@@ -327,7 +332,7 @@ def _start_from(model, init, freeze_epochs: int, resume, world_size: int):
     if freeze_epochs and world_size > 1:
         raise TrainingError("freeze_epochs is not supported under torchrun (DDP needs every parameter "
                             "to learn); drop it or train on one process")
-    return load_matching(unwrap(model), init)
+    return load_matching(unwrap(model), init, part=part)
 
 
 def _check_options(**options) -> None:

@@ -17,7 +17,18 @@ import torch
 
 from labtools.errors import TrainingError
 
-__all__ = ["TransferReport", "load_matching", "frozen"]
+__all__ = ["TransferReport", "load_matching", "frozen", "is_encoder", "PARTS"]
+
+#: What ``load_matching(part=...)`` copies: every matching tensor, or only the encoder's.
+PARTS = ("all", "encoder")
+
+# The contracting path (and bottleneck) of each make_model network, by parameter name.
+_ENCODER_PREFIXES = {
+    "tiny_unet": ("down.", "bottom."),
+    "basic_unet": ("conv_0.", "down_"),
+    "dynunet": ("input_block.", "downsamples.", "bottleneck."),
+    "swinunetr": ("swinViT.", "encoder"),
+}
 
 
 @dataclass
@@ -45,8 +56,39 @@ class TransferReport:
         return {"source": self.source, "loaded": len(self.loaded), "skipped": dict(self.skipped)}
 
 
-def load_matching(model: torch.nn.Module, checkpoint) -> TransferReport:
+def is_encoder(model_name: str, parameter: str) -> bool:
+    """Whether `parameter` (a state-dict name) belongs to the encoder of a :func:`make_model` network.
+
+    The encoder is the contracting path with the bottleneck; the decoder (the
+    expanding path) and the output layer are the rest. MONAI's UNet nests each
+    level as ``model.1.submodule.``: its block ``0`` goes down, ``2`` up.
+
+    Examples
+    --------
+    >>> [is_encoder("unet", n) for n in ("model.0.conv.unit0.conv.weight", "model.1.submodule.0.conv.unit0.conv.weight",
+    ...                                 "model.1.submodule.1.submodule.conv.unit0.conv.weight", "model.1.submodule.2.0.conv.weight",
+    ...                                 "model.2.0.conv.weight")]
+    [True, True, True, False, False]
+    >>> is_encoder("tiny_unet", "down.0.0.weight"), is_encoder("tiny_unet", "head.weight")
+    (True, False)
+    """
+    if model_name == "unet":
+        rest = parameter.removeprefix("model.")
+        while rest.startswith("1.submodule."):
+            rest = rest[len("1.submodule."):]
+        first = rest.split(".")[0]
+        return first == "0" or not first.isdigit()  # not a digit: the bottom block's own names
+    if model_name not in _ENCODER_PREFIXES:
+        raise TrainingError(f"encoder-only transfer is not defined for {model_name!r} networks; "
+                            f"it is for {', '.join(['unet', *_ENCODER_PREFIXES])}: use part='all'")
+    return parameter.startswith(_ENCODER_PREFIXES[model_name])
+
+
+def load_matching(model: torch.nn.Module, checkpoint, *, part: str = "all") -> TransferReport:
     """Copy into `model` every tensor of `checkpoint` with the same name and shape; report the rest.
+
+    With ``part="encoder"`` only the encoder's tensors are copied (:func:`is_encoder`); the
+    decoder keeps its fresh weights and is listed as "decoder: not copied".
 
     Parameters
     ----------
@@ -55,6 +97,8 @@ def load_matching(model: torch.nn.Module, checkpoint) -> TransferReport:
     checkpoint : str or pathlib.Path
         A labtools checkpoint (``last.pt``/``best.pt`` of :func:`~labtools.training.fit`
         or :func:`~labtools.training.pretrain.pretrain`), read safely.
+    part : {"all", "encoder"}
+        Copy every matching tensor, or the encoder's only.
 
     Returns
     -------
@@ -83,11 +127,18 @@ def load_matching(model: torch.nn.Module, checkpoint) -> TransferReport:
     """
     from labtools.training.checkpoint import load_checkpoint
 
+    if part not in PARTS:
+        raise TrainingError(f"part must be one of {PARTS}, got {part!r}")
     state = load_checkpoint(checkpoint)["model"]
     own = model.state_dict()
     report = TransferReport(str(checkpoint))
+    spec = getattr(model, "labtools_spec", None) or {}
+    if part == "encoder" and not spec:
+        raise TrainingError("encoder-only transfer needs a network built by labtools.models.make_model")
     for name, tensor in own.items():
-        if name not in state:
+        if part == "encoder" and not is_encoder(spec["name"], name):
+            report.skipped[name] = "decoder: not copied (part='encoder')"
+        elif name not in state:
             report.skipped[name] = "not in the checkpoint"
         elif tuple(state[name].shape) != tuple(tensor.shape):
             report.skipped[name] = (f"shape {tuple(state[name].shape)} in the checkpoint, "
