@@ -96,7 +96,8 @@ def run_task(task, seconds: float, pretrain_seconds: float, out: Path) -> list[d
     test_image, test_truth = task["test"]
     for setting in SETTINGS:
         pairs = [(image, labels_on_slices(truth, setting)) for image, truth in zip(task["train"], task["truths"])]
-        scored = (labels_on_slices(test_truth, setting) < 0) if task["test_is_train"] else np.ones(test_truth.shape, bool)
+        scored = (labels_on_slices(test_truth, setting) < 0 if task["test_is_train"]   # the unannotated voxels
+                  else np.ones(test_truth.shape, bool))
         row = {"data": task["name"], "slices": setting}
         for name, options in methods.items():
             options = {k: (v() if callable(v) else v) for k, v in options.items()}

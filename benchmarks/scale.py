@@ -79,7 +79,8 @@ def run_cases_benchmark(n: int) -> None:
                 seconds = time.perf_counter() - start
             same = len(rows) == len(expected) and all(
                 a["case"] == b["case"] and str(a.get("dice")) == str(b.get("dice")) for a, b in zip(rows, expected))
-            print(f"    Dask, {workers} worker{'s' if workers > 1 else ' '}: {n / seconds:7.1f} cases/s ({seconds:.1f} s; "
+            plural = "s" if workers > 1 else " "
+            print(f"    Dask, {workers} worker{plural}: {n / seconds:7.1f} cases/s ({seconds:.1f} s; "
                   f"{sequential / seconds:.2f}x the sequential loop; cluster start {started:.1f} s; "
                   f"rows {'identical' if same else 'DIFFER'})")
 
@@ -87,7 +88,7 @@ def run_cases_benchmark(n: int) -> None:
 def run_ct_benchmark(shape) -> None:
     import dask
 
-    from labtools import io, metrics
+    from labtools import io
     from labtools.datasets.ct_like import CT_LIKE_CLASSES, ct_like
     from labtools.pixel_classifier import PixelClassifier
 

@@ -240,5 +240,6 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path):
     import dask
 
     pairs, _, _ = pair_files(*_write_cases(tmp_path, (16, 16, 16), n=2))
-    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), pytest.raises(ParameterError, match="no Dask scheduler answers at tcp://127.0.0.1:9"):
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
+            pytest.raises(ParameterError, match="no Dask scheduler answers at tcp://127.0.0.1:9"):
         evaluate_files(pairs, scheduler="tcp://127.0.0.1:9", progress=False)

@@ -151,7 +151,8 @@ def straightforward_info_nce(z1, z2, temperature):
     for anchors, others in ((z1, z2), (z2, z1)):
         for i in range(len(anchors)):
             similarity = torch.stack([F.cosine_similarity(anchors[i], others[j], dim=0) for j in range(len(others))])
-            total = total - torch.log(torch.exp(similarity[i] / temperature) / torch.exp(similarity / temperature).sum())
+            logits = similarity / temperature
+            total = total - torch.log(torch.exp(logits[i]) / torch.exp(logits).sum())
     return float(total / (2 * len(z1)))
 
 

@@ -64,7 +64,8 @@ def run_segmentation_cases(function, model, targets, args, *, desc: str, options
                   (model, source, target))
              for source, target in targets]
     failed = [outcome.case.name for outcome in run_cases(
-        functools.partial(function, **options), cases, scheduler=args.scheduler, workers=args.workers, desc=desc, progress=not args.quiet,
+        functools.partial(function, **options), cases, scheduler=args.scheduler, workers=args.workers, desc=desc,
+        progress=not args.quiet,
         journal=CaseJournal(out / f"{desc}.journal.jsonl"),
         still_valid=lambda result: Path(result["output"]).exists()) if outcome.error]
     print(f"{len(targets) - len(failed)} of {len(targets)} images segmented into {out}"

@@ -97,7 +97,8 @@ def read_zarr(path) -> Image:
         try:
             array = node[level["path"]]
         except KeyError:
-            raise CorruptFileError(f"{path}: the OME metadata names level {level['path']!r}, which is missing") from None
+            raise CorruptFileError(f"{path}: the OME metadata names level {level['path']!r}, "
+                                   "which is missing") from None
         axes = first.get("axes")
         transforms = list(first.get("coordinateTransformations", [])) + list(level.get("coordinateTransformations", []))
     channel_axis = _channel_axis(axes, array.ndim, path)

@@ -65,9 +65,10 @@ def is_encoder(model_name: str, parameter: str) -> bool:
 
     Examples
     --------
-    >>> [is_encoder("unet", n) for n in ("model.0.conv.unit0.conv.weight", "model.1.submodule.0.conv.unit0.conv.weight",
-    ...                                 "model.1.submodule.1.submodule.conv.unit0.conv.weight", "model.1.submodule.2.0.conv.weight",
-    ...                                 "model.2.0.conv.weight")]
+    >>> names = ("model.0.conv.unit0.conv.weight", "model.1.submodule.0.conv.unit0.conv.weight",
+    ...          "model.1.submodule.1.submodule.conv.unit0.conv.weight", "model.1.submodule.2.0.conv.weight",
+    ...          "model.2.0.conv.weight")        # down, down, bottom, up, up (and output)
+    >>> [is_encoder("unet", n) for n in names]
     [True, True, True, False, False]
     >>> is_encoder("tiny_unet", "down.0.0.weight"), is_encoder("tiny_unet", "head.weight")
     (True, False)
