@@ -108,11 +108,9 @@ def run_cases(function: Callable, cases, *, scheduler=None, workers: int | None 
 
 
 def _in_process(function, cases) -> Iterator[CaseResult]:
-    for case in cases:
-        try:
-            yield CaseResult(case, function(*case.args))
-        except Exception as err:  # reported per case; the batch goes on
-            yield CaseResult(case, error=_message(err))
+    for case in cases:  # one at a time, so that each result streams out as it finishes
+        (ok, value), = _run_batch(function, [case.args])
+        yield CaseResult(case, value) if ok else CaseResult(case, error=value)
 
 
 #: Cases per Dask task at most. Short cases (a 64³ evaluation takes ~25 ms) are sent in batches so
