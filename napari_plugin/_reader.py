@@ -19,7 +19,7 @@ from pathlib import Path
 from napari.utils.notifications import show_error, show_info
 
 from labtools.errors import LabtoolsError
-from labtools.io import ZARR_SUFFIXES, load
+from labtools.io import ZARR_SUFFIXES, file_format, load
 
 from napari_plugin._layers import image_to_layer, is_time_series
 
@@ -79,8 +79,4 @@ def read_layers(path, stack: bool = False):
 
 def _layer_name(path: Path) -> str:
     """The file name without its image suffix: ``ct.ome.zarr`` -> ``ct``."""
-    name = path.name
-    for suffix in (".nii.gz", ".nii", *ZARR_SUFFIXES):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    return path.name[: -len(file_format(path))]
