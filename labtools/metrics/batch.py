@@ -105,7 +105,14 @@ def evaluate_files(pairs, *, spacing="auto", labels=None, tolerance: float = 1.0
 
     options = {"spacing": spacing, "labels": labels, "tolerance": tolerance, "metrics": metrics,
                "version": _ROWS_VERSION}
-    cases = [Case(case, content_hash(pred_path, ref_path, options={"case": case, **options}),
+
+    def key(case, pred_path, ref_path) -> str:
+        # The content hash reads both files: only worth it when a journal will be looked up with it.
+        if journal is None:
+            return content_hash(options={"case": case, "pred": str(pred_path), "ref": str(ref_path), **options})
+        return content_hash(pred_path, ref_path, options={"case": case, **options})
+
+    cases = [Case(case, key(case, pred_path, ref_path),
                   (case, pred_path, ref_path, spacing, labels, tolerance, metrics))
              for case, pred_path, ref_path in pairs]
     by_case = {}
